@@ -1,0 +1,5 @@
+"""`python -m mlops` runs the CLI."""
+
+from mlops.cli import main
+
+main()

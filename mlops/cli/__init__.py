@@ -1,0 +1,76 @@
+"""The `mlops` command line: wiring only; each command group lives in its own module."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mlops import __version__
+from mlops.cli import config
+from mlops.cli._group import MlopsGroup
+from mlops.cli._options import (
+    Output,
+    RootConfigOption,
+    RootOutputOption,
+    Session,
+    VerboseOption,
+)
+
+app = typer.Typer(
+    name="mlops",
+    cls=MlopsGroup,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="""Azure-native MLOps: governed Azure ML platforms, and the whole loop on one machine.
+
+Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 130 interrupted.
+
+[bold]Examples[/bold]
+
+  mlops config validate                check mlops.yaml
+
+  mlops config show --output json      effective config, as JSON
+
+  mlops -c other/mlops.yaml config show
+""",
+)
+app.add_typer(config.app, name="config")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    config: RootConfigOption = None,
+    output: RootOutputOption = Output.table,
+    verbose: VerboseOption = 0,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    ctx.obj = Session(config_path=config, output=output, verbose=verbose)
+    if verbose:
+        import logging
+        import sys
+
+        logging.basicConfig(
+            level=logging.DEBUG if verbose > 1 else logging.INFO,
+            stream=sys.stderr,
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="mlops")

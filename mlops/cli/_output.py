@@ -1,0 +1,91 @@
+"""The one output sink: results to stdout, messages and errors to stderr, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mlops.errors import ConfigIssue, MlopsError
+
+
+@cache
+def stderr() -> Console:
+    """Messages for people; rich drops colour when not a terminal or when NO_COLOR is set."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def emit_json(data: Any) -> None:
+    """Write `data` as JSON on stdout, for scripts."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def emit_text(text: str) -> None:
+    """Write a result (not a message) on stdout."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def success(message: str) -> None:
+    from rich.markup import escape
+
+    stderr().print(f"[green]✓[/green] {escape(message)}")
+
+
+def issues(items: list[ConfigIssue]) -> None:
+    """Print config issues compiler-style (file:line:col: severity: path: message)."""
+    from rich.markup import escape
+
+    console = stderr()
+    for issue in items:
+        colour = "red" if issue.severity == "error" else "yellow"
+        where = f"{issue.location}: " if issue.file else ""
+        path = f"{issue.path}: " if issue.path else ""
+        console.print(
+            f"[bold]{escape(where)}[/bold][{colour}]{issue.severity}:[/{colour}] "
+            f"{escape(path)}{escape(issue.message)}"
+        )
+        if issue.hint:
+            console.print(f"    [dim]hint:[/dim] {escape(issue.hint)}")
+        _pipeline_annotation(issue)
+
+
+def error(err: MlopsError, *, as_json: bool) -> None:
+    """Report `err`: as JSON on stdout when scripting, else readable on stderr."""
+    from rich.markup import escape
+
+    from mlops.errors import ConfigError
+
+    if as_json:
+        emit_json({"ok": False, **err.to_dict()})
+        return
+    if isinstance(err, ConfigError):
+        issues(err.issues)
+    console = stderr()
+    console.print(f"[bold red]error:[/bold red] {escape(err.message)}")
+    if err.hint:
+        for line in err.hint.splitlines():
+            console.print(f"  {escape(line)}")
+
+
+def _pipeline_annotation(issue: ConfigIssue) -> None:
+    """Inline annotations in Azure DevOps and GitHub Actions logs, where they apply."""
+    if issue.file is None:
+        return
+    kind = "error" if issue.severity == "error" else "warning"
+    text = f"{issue.path}: {issue.message}" if issue.path else issue.message
+    if os.environ.get("TF_BUILD"):
+        sys.stderr.write(
+            f"##vso[task.logissue type={kind};sourcepath={issue.file};"
+            f"linenumber={issue.line or 1};columnnumber={issue.column or 1}]{text}\n"
+        )
+    elif os.environ.get("GITHUB_ACTIONS") == "true":
+        sys.stderr.write(
+            f"::{kind} file={issue.file},line={issue.line or 1},col={issue.column or 1}::{text}\n"
+        )

@@ -1,0 +1,83 @@
+"""`mlops config`: validate, show and describe mlops.yaml."""
+
+from __future__ import annotations
+
+import typer
+
+from mlops.cli import _output
+from mlops.cli._options import ConfigOption, OutputOption, session
+
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Check and inspect mlops.yaml, the one source of truth.",
+)
+
+
+@app.command()
+def validate(ctx: typer.Context, config: ConfigOption = None, output: OutputOption = None) -> None:
+    """Check mlops.yaml: types, unknown keys, GUIDs, subnets, Azure name rules, references.
+
+    Every problem is reported as file:line:column with the field path and a hint;
+    exit code 2 when there is any error.
+
+    [bold]Examples[/bold]
+
+      mlops config validate
+
+      mlops config validate --config path/to/mlops.yaml --output json
+    """
+    from mlops.config import display_path
+
+    current = session(ctx, config=config, output=output)
+    loaded = current.load()
+    c = loaded.config
+    shown = display_path(loaded.path)
+    if current.json:
+        _output.emit_json(
+            {
+                "ok": True,
+                "file": shown,
+                "project": c.project.name,
+                "environments": c.environments.names,
+                "warnings": [w.to_dict() for w in loaded.warnings],
+            }
+        )
+        return
+    _output.issues(loaded.warnings)
+    _output.success(
+        f"{shown} is valid: project '{c.project.name}', "
+        f"environments {', '.join(c.environments.names)}"
+    )
+
+
+@app.command()
+def show(ctx: typer.Context, config: ConfigOption = None, output: OutputOption = None) -> None:
+    """Print the effective config: what you wrote, with every default filled in.
+
+    [bold]Examples[/bold]
+
+      mlops config show
+
+      mlops config show --output json | jq .environments
+    """
+    current = session(ctx, config=config, output=output)
+    effective = current.load().config.model_dump(mode="json")
+    if current.json:
+        _output.emit_json(effective)
+    else:
+        from mlops.serialize import dump_yaml
+
+        _output.emit_text(dump_yaml(effective))
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of mlops.yaml (for editors and scripts).
+
+    The repository commits it as schemas/mlops.schema.json; regenerate it with:
+
+      mlops config schema > schemas/mlops.schema.json
+    """
+    from mlops.config.jsonschema import schema_text
+
+    _output.emit_text(schema_text())

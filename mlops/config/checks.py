@@ -1,0 +1,216 @@
+"""Cross-field checks that one field's type cannot express: references, ranges, Azure names."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from mlops.config._types import VM_SIZE_PATTERN
+from mlops.config.platform import PERSONAS, PRIVATE_DNS_ZONES
+from mlops.config.root import Config
+from mlops.errors import ConfigIssue
+
+_ENV_NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
+_VM_SIZE = re.compile(VM_SIZE_PATTERN)
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+
+
+def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
+    """A hint naming the closest choice, or listing them all when none is close."""
+    close = difflib.get_close_matches(word, choices, n=1)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "expected one of: " + ", ".join(f"'{c}'" for c in choices) if choices else ""
+
+
+def check(config: Config) -> list[ConfigIssue]:
+    """Every cross-field problem of `config`, errors and warnings, in file order of sections."""
+    return [
+        *_environments(config),
+        *_network(config),
+        *_identities(config),
+        *_compute(config),
+        *_data(config),
+        *_deployment(config),
+        *_names(config),
+    ]
+
+
+Loc = tuple[str | int, ...]
+
+
+def _error(loc: Loc, message: str, hint: str | None = None) -> ConfigIssue:
+    return ConfigIssue(".".join(map(str, loc)), message, hint, loc=loc)
+
+
+def _warning(loc: Loc, message: str, hint: str | None = None) -> ConfigIssue:
+    return ConfigIssue(".".join(map(str, loc)), message, hint, severity="warning", loc=loc)
+
+
+def _environments(config: Config) -> Iterator[ConfigIssue]:
+    azure_envs = config.environments.azure
+    approver_names = [
+        *PERSONAS,
+        *(g.name for gs in config.identities.groups().values() for g in gs),
+    ]
+    for index, (name, env) in enumerate(azure_envs.items()):
+        path = ("environments", name)
+        if not _ENV_NAME.fullmatch(name):
+            yield _error(
+                path,
+                f"environment name '{name}' is invalid: expected 2 to 10 lowercase letters or"
+                " digits, starting with a letter",
+                "environment names become part of Azure resource names; rename it, e.g. 'dev'",
+            )
+        if env.approval is not None:
+            for i, approver in enumerate(env.approval.approvers):
+                if approver not in approver_names:
+                    yield _error(
+                        (*path, "approval", "approvers", i),
+                        f"approver '{approver}' is neither a persona nor a group declared in"
+                        " identities",
+                        did_you_mean(approver, approver_names)
+                        + "; declare groups under identities.<persona> with name and object_id",
+                    )
+        elif index > 0:
+            yield _warning(
+                path,
+                f"deployments into '{name}' need no approval",
+                "add `approval: {approvers: [platform_engineers]}`: no model should reach"
+                " production unapproved",
+            )
+
+
+def _network(config: Config) -> Iterator[ConfigIssue]:
+    net = config.network
+    spaces = [ipaddress.IPv4Network(s) for s in net.address_space]
+    for i, a in enumerate(spaces):
+        for b in spaces[i + 1 :]:
+            if a.overlaps(b):
+                yield _error(
+                    ("network", "address_space", i),
+                    f"address ranges {a} and {b} overlap",
+                    "give each address range its own part of the address space",
+                )
+    subnets = {k: ipaddress.IPv4Network(v) for k, v in net.subnets.model_dump().items()}
+    for name, subnet in subnets.items():
+        if not any(subnet.subnet_of(space) for space in spaces):
+            yield _error(
+                ("network", "subnets", name),
+                f"subnet {subnet} is outside the address space {', '.join(net.address_space)}",
+                "choose a range inside network.address_space, or widen the address space",
+            )
+    names = list(subnets)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            if subnets[a].overlaps(subnets[b]):
+                yield _error(
+                    ("network", "subnets", b),
+                    f"subnet {b} ({subnets[b]}) overlaps subnet {a} ({subnets[a]})",
+                    "give each subnet its own address range",
+                )
+    for zone, resource_id in net.private_dns_zones.existing.items():
+        path = ("network", "private_dns_zones", "existing", zone)
+        if zone not in PRIVATE_DNS_ZONES:
+            yield _error(
+                path,
+                f"'{zone}' is not a private DNS zone the platform uses",
+                did_you_mean(zone, PRIVATE_DNS_ZONES),
+            )
+        elif resource_id.rsplit("/", 1)[-1].lower() != zone:
+            yield _error(
+                path,
+                f"the resource id names zone '{resource_id.rsplit('/', 1)[-1]}', not '{zone}'",
+                "use the id of the zone this key names",
+            )
+
+
+def _identities(config: Config) -> Iterator[ConfigIssue]:
+    seen: dict[str, str] = {}
+    for persona, groups in config.identities.groups().items():
+        for i, group in enumerate(groups):
+            path = ("identities", persona, i)
+            if group.name in PERSONAS:
+                yield _error(
+                    (*path, "name"),
+                    f"group name '{group.name}' is a persona name",
+                    "persona names are reserved so approvers can refer to whole personas",
+                )
+            if group.name in seen:
+                yield _error(
+                    (*path, "name"),
+                    f"group name '{group.name}' is declared twice (also at {seen[group.name]})",
+                    "approvers refer to groups by name, so each name must be unique",
+                )
+            seen.setdefault(group.name, ".".join(map(str, path)))
+    envs = list(config.environments.azure)
+    for env in config.identities.cicd:
+        if env not in envs:
+            yield _error(
+                ("identities", "cicd", env),
+                f"'{env}' is not a declared Azure environment",
+                did_you_mean(env, envs),
+            )
+
+
+def _compute(config: Config) -> Iterator[ConfigIssue]:
+    for name, cluster in config.compute.clusters.items():
+        if cluster.min_nodes > cluster.max_nodes:
+            yield _error(
+                ("compute", "clusters", name, "min_nodes"),
+                f"min_nodes ({cluster.min_nodes}) is larger than max_nodes ({cluster.max_nodes})",
+                "set min_nodes to 0 so idle clusters cost nothing",
+            )
+
+
+def _data(config: Config) -> Iterator[ConfigIssue]:
+    for name, asset in config.data.items():
+        if asset.local_path is None and asset.azure_path is None:
+            yield _error(
+                ("data", name),
+                f"data asset '{name}' has neither local_path nor azure_path",
+                "add local_path (for the local environment) and azure_path (for Azure)",
+            )
+
+
+def _deployment(config: Config) -> Iterator[ConfigIssue]:
+    dep = config.deployment
+    steps = dep.traffic_steps
+    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+        yield _error(
+            ("deployment", "traffic_steps"),
+            f"traffic steps {steps} are not strictly increasing",
+            "list growing percentages, e.g. [10, 50, 100]",
+        )
+    elif steps[-1] != 100:
+        yield _error(
+            ("deployment", "traffic_steps"),
+            f"traffic steps {steps} end at {steps[-1]}%, not 100%",
+            "end the rollout with 100 so the new deployment takes all traffic",
+        )
+    if dep.target == "managed" and not _VM_SIZE.fullmatch(dep.instance_type):
+        yield _error(
+            ("deployment", "instance_type"),
+            f"'{dep.instance_type}' is not an Azure VM size, which a managed endpoint needs",
+            "for example Standard_DS3_v2; Kubernetes instance types need target: kubernetes",
+        )
+    if dep.target == "kubernetes" and not _K8S_NAME.fullmatch(dep.instance_type):
+        yield _error(
+            ("deployment", "instance_type"),
+            f"'{dep.instance_type}' is not a Kubernetes instance type name",
+            "use the name of an InstanceType on the cluster, e.g. defaultinstancetype",
+        )
+
+
+def _names(config: Config) -> Iterator[ConfigIssue]:
+    for env in config.environments.azure:
+        if not _ENV_NAME.fullmatch(env):
+            continue  # reported by _environments; its names would only repeat it
+        for problem in config.environment_names(env).problems():
+            yield _error(
+                ("project", "name"),
+                f"in environment '{env}': {problem}",
+                "shorten project.name or azure.name_prefix",
+            )

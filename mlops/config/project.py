@@ -1,0 +1,89 @@
+"""Model-project sections of mlops.yaml: what one model's repository declares."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from mlops.config._types import (
+    AssetName,
+    DataPath,
+    EndpointName,
+    MetricName,
+    ProjectName,
+    Section,
+)
+
+
+class Project(Section):
+    """The model project: its name is part of every resource, endpoint and pipeline name."""
+
+    name: ProjectName = Field(max_length=24, description="Lowercase name, e.g. churn.")
+    description: str = ""
+
+
+class DataAsset(Section):
+    """A named dataset: a local path for the local environment, an Azure path for the others."""
+
+    type: Literal["uri_file", "uri_folder", "mltable"] = "uri_folder"
+    version: str = Field("1", min_length=1, description="Asset version recorded in lineage.")
+    local_path: str | None = Field(
+        None, min_length=1, description="File or folder, relative to mlops.yaml."
+    )
+    azure_path: DataPath | None = Field(None, description="Where the data lives in Azure.")
+    description: str = ""
+
+
+class Model(Section):
+    """The model the pipeline trains, and the gate it must pass to be registered."""
+
+    name: AssetName | None = Field(None, description="Registered model name; default project.name.")
+    pipeline: str = Field(
+        "pipelines/train.yml", min_length=1, description="Azure ML pipeline YAML that trains it."
+    )
+    primary_metric: MetricName = Field(description="Metric the gate compares, e.g. roc_auc.")
+    direction: Literal["maximize", "minimize"] = "maximize"
+    threshold: float | None = Field(
+        None,
+        allow_inf_nan=False,
+        description="Absolute bar: the worst acceptable metric value (a floor when maximizing,"
+        " a ceiling when minimizing). A model that misses it is never registered.",
+    )
+    min_improvement: float = Field(
+        0.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="How much the challenger must beat the champion.",
+    )
+    scoring_script: str | None = Field(
+        None,
+        min_length=1,
+        description="Azure ML scoring script (init/run), relative to mlops.yaml.",
+    )
+    sample_request: str | None = Field(
+        None, min_length=1, description="JSON request used by smoke tests, relative to mlops.yaml."
+    )
+
+
+class Deployment(Section):
+    """How the model is served online, and how traffic moves to a new version."""
+
+    endpoint_name: EndpointName | None = Field(
+        None, description="Online endpoint name; default <project>-online."
+    )
+    target: Literal["managed", "kubernetes"] = Field(
+        "managed", description="managed online endpoint, or the platform's shared AKS."
+    )
+    instance_type: str = Field(
+        "Standard_DS3_v2",
+        min_length=1,
+        description="VM size (managed) or Kubernetes instance type name (kubernetes).",
+    )
+    instance_count: int = Field(1, ge=1, le=100)
+    auth_mode: Literal["key", "aad_token"] = "key"
+    traffic_steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(
+        default_factory=lambda: [10, 50, 100],
+        min_length=1,
+        description="Traffic percentages the new deployment receives in turn; ends at 100.",
+    )

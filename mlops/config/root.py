@@ -1,0 +1,65 @@
+"""The whole of mlops.yaml as one typed `Config`, with derived defaults filled in."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from mlops import naming
+from mlops.config._types import AssetName, Section
+from mlops.config.platform import (
+    Azure,
+    Compute,
+    DevOps,
+    Environments,
+    Identities,
+    Network,
+    _default_environments,
+)
+from mlops.config.project import DataAsset, Deployment, Model, Project
+
+
+class Config(Section):
+    """mlops.yaml. Platform sections first, then the model project's own sections."""
+
+    # the model project's identity
+    project: Project
+    # platform: governed by the platform owner
+    azure: Azure = Field(default_factory=Azure)
+    environments: Environments = Field(default_factory=_default_environments)
+    network: Network = Field(default_factory=Network)
+    identities: Identities = Field(default_factory=Identities)
+    devops: DevOps = Field(default_factory=DevOps)
+    compute: Compute = Field(default_factory=Compute)
+    # model project: owned by the data scientists of this repository
+    data: dict[AssetName, DataAsset] = Field(default_factory=dict)
+    model: Model | None = None
+    deployment: Deployment = Field(default_factory=Deployment)
+
+    @model_validator(mode="after")
+    def _fill_derived_defaults(self) -> Config:
+        """Fill defaults that depend on other fields, so `config show` prints what is used."""
+        project = self.project.name
+        prefix = self.azure.name_prefix
+        for env_name, env in self.environments.azure.items():
+            if env.resource_group is None:
+                env.resource_group = naming.default_resource_group(prefix, project, env_name)
+        if self.devops.repository is None:
+            self.devops.repository = project
+        if self.devops.agent_pool is None:
+            self.devops.agent_pool = "-".join(p for p in (prefix, project, "agents") if p)
+        if self.model is not None and self.model.name is None:
+            self.model.name = project
+        if self.deployment.endpoint_name is None:
+            self.deployment.endpoint_name = f"{project}-online"
+        return self
+
+    def environment_names(self, env: str) -> naming.Names:
+        """Resource names of Azure environment `env`."""
+        spec = self.environments.azure[env]
+        return naming.environment_names(
+            prefix=self.azure.name_prefix,
+            project=self.project.name,
+            env=env,
+            resource_group=spec.resource_group or "",
+            subscription_id=spec.subscription_id or self.azure.subscription_id,
+        )

@@ -1,0 +1,92 @@
+"""The one exception hierarchy: the library raises these, only `mlops.cli` picks exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class MlopsError(Exception):
+    """Base of every error the tool reports to a user; `hint` names the next thing to try."""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, object]:
+        return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    """One problem in a config file, located as precisely as the YAML allows."""
+
+    path: str
+    message: str
+    hint: str | None = None
+    file: str | None = None
+    line: int | None = None
+    column: int | None = None
+    severity: str = "error"
+    loc: tuple[str | int, ...] = ()  # path parts, when keys themselves contain dots
+
+    @property
+    def location(self) -> str:
+        parts = [self.file or "<config>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.column is not None:
+                parts.append(str(self.column))
+        return ":".join(parts)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+class ConfigError(MlopsError):
+    """The configuration is missing, unreadable or invalid (bad input: exit code 2)."""
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, issues: list[ConfigIssue] | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.issues: list[ConfigIssue] = issues or []
+
+    def to_dict(self) -> dict[str, object]:
+        return {**super().to_dict(), "issues": [i.to_dict() for i in self.issues]}
+
+
+class UsageError(MlopsError):
+    """A command was called with arguments that cannot work (bad input: exit code 2)."""
+
+
+class RenderError(MlopsError):
+    """A file could not be rendered from the configuration."""
+
+
+class PlanError(MlopsError):
+    """A plan could not be computed or applied."""
+
+
+class StalePlanError(PlanError):
+    """A saved plan no longer matches the configuration or the live state."""
+
+
+class BackendError(MlopsError):
+    """A backend (local or Azure) failed to perform an operation."""
+
+
+class AuthError(BackendError):
+    """Credentials are missing or were refused."""
+
+
+class NotFoundError(BackendError):
+    """A resource the operation needs does not exist."""

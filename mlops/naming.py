@@ -1,0 +1,116 @@
+"""Deterministic Azure resource names, each valid for its resource type's length and characters.
+
+Names never get silently truncated: a name that does not fit is reported (see `NameRule.problem`)
+so the user chooses a shorter project name or prefix instead of discovering a mangled one in
+the portal. Globally unique names carry a short stable hash of the subscription and scope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """Azure's naming rule for one resource type."""
+
+    kind: str
+    min_len: int
+    max_len: int
+    pattern: str
+    chars: str
+
+    def problem(self, name: str) -> str | None:
+        """Return why `name` is not valid for this resource type, or None when it is."""
+        if not self.min_len <= len(name) <= self.max_len:
+            return (
+                f"{self.kind} name '{name}' has {len(name)} characters; "
+                f"Azure allows {self.min_len} to {self.max_len}"
+            )
+        if not re.fullmatch(self.pattern, name):
+            return f"{self.kind} name '{name}' is invalid: {self.chars}"
+        return None
+
+
+RULES: dict[str, NameRule] = {
+    "resource_group": NameRule(
+        "resource group",
+        1,
+        90,
+        r"[-\w.()]*[-\w()]",
+        "letters, digits, '-', '_', '.', '(', ')'; not ending in '.'",
+    ),
+    "storage_account": NameRule(
+        "storage account", 3, 24, r"[a-z0-9]+", "lowercase letters and digits only"
+    ),
+    "key_vault": NameRule(
+        "key vault",
+        3,
+        24,
+        r"[a-zA-Z](?!.*--)[a-zA-Z0-9-]*[a-zA-Z0-9]",
+        "letters, digits and single hyphens; starts with a letter, ends with a letter or digit",
+    ),
+    "container_registry": NameRule(
+        "container registry", 5, 50, r"[a-zA-Z0-9]+", "letters and digits only"
+    ),
+    "workspace": NameRule(
+        "Azure ML workspace",
+        3,
+        33,
+        r"[a-zA-Z0-9][a-zA-Z0-9_-]*",
+        "letters, digits, '-' and '_'; starts with a letter or digit",
+    ),
+}
+
+
+def stable_hash(*parts: str, length: int = 4) -> str:
+    """A short lowercase hex digest of `parts`: the same inputs always give the same suffix."""
+    return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
+
+
+def _compact(*parts: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", "".join(parts).lower())
+
+
+def _dashed(*parts: str) -> str:
+    return "-".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of one Azure environment's resources."""
+
+    resource_group: str
+    workspace: str
+    storage_account: str
+    key_vault: str
+    container_registry: str
+
+    def problems(self) -> list[str]:
+        """Every name that breaks its resource type's rule, explained."""
+        out = []
+        for kind, rule in RULES.items():
+            problem = rule.problem(getattr(self, kind))
+            if problem:
+                out.append(problem)
+        return out
+
+
+def default_resource_group(prefix: str, project: str, env: str) -> str:
+    return _dashed("rg", prefix, project, env)
+
+
+def environment_names(
+    *, prefix: str, project: str, env: str, resource_group: str, subscription_id: str | None
+) -> Names:
+    """Names for one environment; the hash keys on subscription and resource group."""
+    suffix = stable_hash(subscription_id or "", resource_group.lower(), project, env)
+    return Names(
+        resource_group=resource_group,
+        workspace=_dashed("mlw", prefix, project, env),
+        storage_account="st" + _compact(prefix, project, env) + suffix,
+        key_vault="kv" + _compact(prefix, project, env) + suffix,
+        container_registry="cr" + _compact(prefix, project, env) + suffix,
+    )
