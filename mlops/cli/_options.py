@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from mlops.config import LoadedConfig
 
 
-class Output(str, Enum):
+class Output(StrEnum):
     """How results are printed: a table for people, JSON on stdout for scripts."""
 
     table = "table"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -178,7 +179,7 @@ def _data(config: Config) -> Iterator[ConfigIssue]:
 def _deployment(config: Config) -> Iterator[ConfigIssue]:
     dep = config.deployment
     steps = dep.traffic_steps
-    if any(b <= a for a, b in zip(steps, steps[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(steps)):
         yield _error(
             ("deployment", "traffic_steps"),
             f"traffic steps {steps} are not strictly increasing",

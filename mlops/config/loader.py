@@ -143,10 +143,8 @@ def _issue_from_pydantic(error: dict[str, Any], source: Any, shown: str) -> Conf
     on_key = error["type"] in ("extra_forbidden", "missing") or (loc and loc[-1] == "[key]")
     if loc and loc[-1] == "[key]":
         loc = loc[:-1]
-    if error["type"] == "missing":
-        loc_in_file = loc[:-1]  # point at the mapping that lacks the key
-    else:
-        loc_in_file = loc
+    # a missing key is reported on the mapping that lacks it
+    loc_in_file = loc[:-1] if error["type"] == "missing" else loc
     message, hint = explain(error, jsonschema.keys_at(loc[:-1]))
     line, column = locate(source, loc_in_file, on_key=on_key)
     return ConfigIssue(".".join(map(str, loc)), message, hint, shown, line, column, loc=tuple(loc))
