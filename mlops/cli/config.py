@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated
+
 import typer
 
 from mlops.cli import _output
@@ -70,14 +73,26 @@ def show(ctx: typer.Context, config: ConfigOption = None, output: OutputOption =
         _output.emit_text(dump_yaml(effective))
 
 
-@app.command()
-def schema() -> None:
-    """Print the JSON Schema of mlops.yaml (for editors and scripts).
+class SchemaFormat(StrEnum):
+    json = "json"
+    markdown = "markdown"
 
-    The repository commits it as schemas/mlops.schema.json; regenerate it with:
+
+@app.command()
+def schema(
+    format: Annotated[
+        SchemaFormat, typer.Option("--format", "-f", help="json: JSON Schema; markdown: reference.")
+    ] = SchemaFormat.json,
+) -> None:
+    """Print the JSON Schema of mlops.yaml (for editors and scripts), or a Markdown reference.
+
+    The repository commits the schema as schemas/mlops.schema.json, and the README embeds the
+    reference; regenerate them with:
 
       mlops config schema > schemas/mlops.schema.json
-    """
-    from mlops.config.jsonschema import schema_text
 
-    _output.emit_text(schema_text())
+      mlops config schema --format markdown
+    """
+    from mlops.config.jsonschema import reference_markdown, schema_text
+
+    _output.emit_text(schema_text() if format is SchemaFormat.json else reference_markdown())

@@ -76,26 +76,12 @@ class LocalEnvironment(Section):
     )
 
 
-def _default_approval() -> Approval:
-    return Approval(approvers=["platform_engineers"])
-
-
-def _default_environments() -> Environments:
-    return Environments.model_validate(
-        {
-            "dev": {},
-            "test": {"approval": _default_approval().model_dump()},
-            "prod": {"approval": _default_approval().model_dump()},
-        }
-    )
-
-
 class Environments(Section):
     """`local` is always present; every other key names an Azure environment."""
 
     model_config = ConfigDict(extra="allow", validate_assignment=True)
 
-    local: LocalEnvironment = Field(default_factory=LocalEnvironment)
+    local: LocalEnvironment = Field(default=LocalEnvironment())
     __pydantic_extra__: dict[str, AzureEnvironment]
 
     @property
@@ -106,6 +92,15 @@ class Environments(Section):
     @property
     def names(self) -> list[str]:
         return ["local", *self.azure]
+
+
+DEFAULT_ENVIRONMENTS = Environments.model_validate(
+    {
+        "dev": {},
+        "test": {"approval": {"approvers": ["platform_engineers"]}},
+        "prod": {"approval": {"approvers": ["platform_engineers"]}},
+    }
+)
 
 
 class Subnets(Section):
@@ -134,7 +129,7 @@ class PrivateDnsZones(Section):
 
     create: bool = Field(True, description="Create the zones that `existing` does not name.")
     existing: dict[str, PrivateDnsZoneId] = Field(
-        default_factory=dict, description="Zone name to the resource id of an existing zone."
+        default={}, description="Zone name to the resource id of an existing zone."
     )
 
 
@@ -157,13 +152,13 @@ class Network(Section):
         "allow_only_approved_outbound", description="Managed network isolation mode."
     )
     address_space: list[Cidr] = Field(
-        default_factory=lambda: ["10.0.0.0/16"],
+        default=["10.0.0.0/16"],
         min_length=1,
         description="Address space of each environment's virtual network.",
     )
-    subnets: Subnets = Field(default_factory=Subnets)
-    private_dns_zones: PrivateDnsZones = Field(default_factory=PrivateDnsZones)
-    build_agents: BuildAgents = Field(default_factory=BuildAgents)
+    subnets: Subnets = Field(default=Subnets())
+    private_dns_zones: PrivateDnsZones = Field(default=PrivateDnsZones())
+    build_agents: BuildAgents = Field(default=BuildAgents())
 
 
 class Group(Section):
@@ -183,11 +178,11 @@ class WorkloadIdentity(Section):
 class Identities(Section):
     """Entra groups per persona and the CI/CD workload identity per environment."""
 
-    platform_owners: list[Group] = Field(default_factory=list)
-    platform_engineers: list[Group] = Field(default_factory=list)
-    data_scientists: list[Group] = Field(default_factory=list)
+    platform_owners: list[Group] = Field(default=[])
+    platform_engineers: list[Group] = Field(default=[])
+    data_scientists: list[Group] = Field(default=[])
     cicd: dict[str, WorkloadIdentity] = Field(
-        default_factory=dict, description="Environment name to its CI/CD workload identity."
+        default={}, description="Environment name to its CI/CD workload identity."
     )
 
     def groups(self) -> dict[str, list[Group]]:
@@ -197,10 +192,14 @@ class Identities(Section):
 class DevOps(Section):
     """The Azure DevOps organisation, project and repository that run the pipelines."""
 
-    organization_url: OrganizationUrl | None = None
+    organization_url: OrganizationUrl | None = Field(
+        None, description="e.g. https://dev.azure.com/contoso."
+    )
     project: DevOpsName | None = Field(None, description="Azure DevOps project name.")
     repository: DevOpsName | None = Field(None, description="Repository; default: project.name.")
-    default_branch: BranchName = "main"
+    default_branch: BranchName = Field(
+        "main", description="Protected branch: pull requests, reviewers, build validation."
+    )
     agent_pool: DevOpsName | None = Field(
         None, description="Agent pool the pipelines run on; default: <prefix>-<project>-agents."
     )
@@ -210,15 +209,19 @@ class Cluster(Section):
     """An Azure ML compute cluster for training."""
 
     size: VmSize = Field("Standard_DS3_v2", description="VM size of each node.")
-    min_nodes: int = Field(0, ge=0, le=1000)
-    max_nodes: int = Field(4, ge=1, le=1000)
+    min_nodes: int = Field(
+        0, ge=0, le=1000, description="Nodes kept running; 0 costs nothing idle."
+    )
+    max_nodes: int = Field(4, ge=1, le=1000, description="Most nodes the cluster scales to.")
     idle_seconds: int = Field(
         1800, ge=0, le=86400, description="Idle time before nodes scale down."
     )
-    tier: Literal["dedicated", "low_priority"] = "dedicated"
+    tier: Literal["dedicated", "low_priority"] = Field(
+        "dedicated", description="low_priority is cheaper and may be pre-empted."
+    )
 
 
 class Compute(Section):
     """Training compute, created by platform engineers and used (never created) by scientists."""
 
-    clusters: dict[ComputeName, Cluster] = Field(default_factory=lambda: {"cpu-cluster": Cluster()})
+    clusters: dict[ComputeName, Cluster] = Field(default={"cpu-cluster": Cluster()})

@@ -20,19 +20,21 @@ class Project(Section):
     """The model project: its name is part of every resource, endpoint and pipeline name."""
 
     name: ProjectName = Field(max_length=24, description="Lowercase name, e.g. churn.")
-    description: str = ""
+    description: str = Field("", description="One line on what the model is for.")
 
 
 class DataAsset(Section):
     """A named dataset: a local path for the local environment, an Azure path for the others."""
 
-    type: Literal["uri_file", "uri_folder", "mltable"] = "uri_folder"
+    type: Literal["uri_file", "uri_folder", "mltable"] = Field(
+        "uri_folder", description="Azure ML data type."
+    )
     version: str = Field("1", min_length=1, description="Asset version recorded in lineage.")
     local_path: str | None = Field(
         None, min_length=1, description="File or folder, relative to mlops.yaml."
     )
     azure_path: DataPath | None = Field(None, description="Where the data lives in Azure.")
-    description: str = ""
+    description: str = Field("", description="What the data is.")
 
 
 class Model(Section):
@@ -43,7 +45,9 @@ class Model(Section):
         "pipelines/train.yml", min_length=1, description="Azure ML pipeline YAML that trains it."
     )
     primary_metric: MetricName = Field(description="Metric the gate compares, e.g. roc_auc.")
-    direction: Literal["maximize", "minimize"] = "maximize"
+    direction: Literal["maximize", "minimize"] = Field(
+        "maximize", description="Whether a larger primary metric is better."
+    )
     threshold: float | None = Field(
         None,
         allow_inf_nan=False,
@@ -80,10 +84,12 @@ class Deployment(Section):
         min_length=1,
         description="VM size (managed) or Kubernetes instance type name (kubernetes).",
     )
-    instance_count: int = Field(1, ge=1, le=100)
-    auth_mode: Literal["key", "aad_token"] = "key"
+    instance_count: int = Field(1, ge=1, le=100, description="Instances behind the endpoint.")
+    auth_mode: Literal["key", "aad_token"] = Field(
+        "key", description="How clients authenticate: endpoint key or Entra token."
+    )
     traffic_steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(
-        default_factory=lambda: [10, 50, 100],
+        default=[10, 50, 100],
         min_length=1,
         description="Traffic percentages the new deployment receives in turn; ends at 100.",
     )

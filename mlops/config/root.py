@@ -7,13 +7,13 @@ from pydantic import Field, model_validator
 from mlops import naming
 from mlops.config._types import AssetName, Section
 from mlops.config.platform import (
+    DEFAULT_ENVIRONMENTS,
     Azure,
     Compute,
     DevOps,
     Environments,
     Identities,
     Network,
-    _default_environments,
 )
 from mlops.config.project import DataAsset, Deployment, Model, Project
 
@@ -24,16 +24,20 @@ class Config(Section):
     # the model project's identity
     project: Project
     # platform: governed by the platform owner
-    azure: Azure = Field(default_factory=Azure)
-    environments: Environments = Field(default_factory=_default_environments)
-    network: Network = Field(default_factory=Network)
-    identities: Identities = Field(default_factory=Identities)
-    devops: DevOps = Field(default_factory=DevOps)
-    compute: Compute = Field(default_factory=Compute)
+    azure: Azure = Field(default=Azure())
+    environments: Environments = Field(default=DEFAULT_ENVIRONMENTS)
+    network: Network = Field(default=Network())
+    identities: Identities = Field(default=Identities())
+    devops: DevOps = Field(default=DevOps())
+    compute: Compute = Field(default=Compute())
     # model project: owned by the data scientists of this repository
-    data: dict[AssetName, DataAsset] = Field(default_factory=dict)
+    data: dict[AssetName, DataAsset] = Field(
+        default={},
+        description="Named data assets: a local path for the local environment, an Azure path"
+        " for the others.",
+    )
     model: Model | None = None
-    deployment: Deployment = Field(default_factory=Deployment)
+    deployment: Deployment = Field(default=Deployment())
 
     @model_validator(mode="after")
     def _fill_derived_defaults(self) -> Config:
