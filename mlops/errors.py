@@ -62,31 +62,3 @@ class ConfigError(MlopsError):
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "issues": [i.to_dict() for i in self.issues]}
-
-
-class UsageError(MlopsError):
-    """A command was called with arguments that cannot work (bad input: exit code 2)."""
-
-
-class RenderError(MlopsError):
-    """A file could not be rendered from the configuration."""
-
-
-class PlanError(MlopsError):
-    """A plan could not be computed or applied."""
-
-
-class StalePlanError(PlanError):
-    """A saved plan no longer matches the configuration or the live state."""
-
-
-class BackendError(MlopsError):
-    """A backend (local or Azure) failed to perform an operation."""
-
-
-class AuthError(BackendError):
-    """Credentials are missing or were refused."""
-
-
-class NotFoundError(BackendError):
-    """A resource the operation needs does not exist."""

@@ -103,3 +103,17 @@ def test_the_console_script_runs_the_main_job_of_this_issue():
             [sys.executable, "-m", "mlops", *args], cwd=REPO, capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr
+
+
+def test_bad_input_exits_2_and_failed_operations_exit_1():
+    from mlops.cli._group import exit_code
+    from mlops.errors import ConfigError, MlopsError
+
+    assert exit_code(ConfigError("bad mlops.yaml")) == 2
+    assert exit_code(MlopsError("Azure refused")) == 1
+
+
+def test_an_unreadable_config_is_reported_without_a_traceback(tmp_path: Path, cli):
+    result = cli("--config", str(tmp_path), "config", "validate")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.stderr
