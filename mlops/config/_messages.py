@@ -40,8 +40,14 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def explain(error: dict[str, Any], allowed_keys: list[str]) -> tuple[str, str | None]:
-    """Message and hint for one pydantic error; `allowed_keys` are the keys valid beside it."""
+def explain(
+    error: dict[str, Any], allowed_keys: list[str], schema: dict[str, Any]
+) -> tuple[str, str | None]:
+    """Message and hint for one pydantic error.
+
+    `allowed_keys` are the keys valid beside the failing one; `schema` is the JSON Schema of
+    the failing value, whose description and examples make type errors actionable.
+    """
     kind = error["type"]
     loc = [str(p) for p in error["loc"]]
     field = loc[-1] if loc else ""
@@ -51,7 +57,7 @@ def explain(error: dict[str, Any], allowed_keys: list[str]) -> tuple[str, str | 
     if kind == "missing":
         return f"required key '{field}' is missing", f"add `{field}:` here"
     if kind in _TYPE_NAMES:
-        return f"expected {_TYPE_NAMES[kind]}, got {describe(error.get('input'))}", None
+        return f"expected {_TYPE_NAMES[kind]}, got {describe(error.get('input'))}", _about(schema)
     if kind == "literal_error":
         expected = ctx.get("expected", "")
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",")]
@@ -61,3 +67,15 @@ def explain(error: dict[str, Any], allowed_keys: list[str]) -> tuple[str, str | 
     if "hint" in ctx:  # our own constrained types
         return error["msg"], ctx["hint"] or None
     return error["msg"], None
+
+
+def _about(schema: dict[str, Any]) -> str | None:
+    """What the schema says the value is, with an example when it has one."""
+    parts = []
+    if schema.get("description"):
+        parts.append(" ".join(schema["description"].split()).rstrip("."))
+    if schema.get("examples"):
+        parts.append(f"for example '{schema['examples'][0]}'")
+    elif "default" in schema and schema["default"] not in (None, {}, []):
+        parts.append(f"default: {schema['default']!r}")
+    return "; ".join(parts) or None

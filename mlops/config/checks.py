@@ -7,6 +7,7 @@ import ipaddress
 import itertools
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from mlops.config._types import VM_SIZE_PATTERN
 from mlops.config.platform import PERSONAS, PRIVATE_DNS_ZONES
@@ -40,6 +41,25 @@ def check(config: Config) -> list[ConfigIssue]:
 
 
 Loc = tuple[str | int, ...]
+
+
+def missing_files(config: Config, root: Path) -> Iterator[ConfigIssue]:
+    """Warnings for files the config names that do not exist (yet), relative to `root`."""
+    named: list[tuple[Loc, str | None]] = [
+        (("data", name, "local_path"), asset.local_path) for name, asset in config.data.items()
+    ]
+    if config.model is not None:
+        named += [
+            (("model", key), getattr(config.model, key))
+            for key in ("pipeline", "scoring_script", "sample_request")
+        ]
+    for loc, value in named:
+        if value is not None and not (root / value).exists():
+            yield _warning(
+                loc,
+                f"'{value}' does not exist (relative to {root.name or root}/)",
+                "create it, or fix the path: commands that use it will fail",
+            )
 
 
 def _error(loc: Loc, message: str, hint: str | None = None) -> ConfigIssue:

@@ -30,21 +30,29 @@ def schema_text() -> str:
     return dump_json(config_schema())
 
 
-def keys_at(loc: list[Any]) -> list[str]:
-    """The keys the schema allows in the mapping at `loc` (empty when it allows any)."""
+def node_at(loc: list[Any]) -> dict[str, Any]:
+    """The schema of the value at `loc`, with `$ref` and Optional resolved ({} when unknown)."""
     root = config_schema()
     node = _resolve(root, root)
     for part in loc:
         properties = node.get("properties", {})
         if str(part) in properties:
-            node = _resolve(root, properties[str(part)])
+            child = properties[str(part)]
         elif _map_values(node) is not None:
-            node = _resolve(root, _map_values(node))
+            child = _map_values(node)
         elif "items" in node:
-            node = _resolve(root, node["items"])
+            child = node["items"]
         else:
-            return []
-    return list(node.get("properties", {}))
+            return {}
+        node = _resolve(root, child)
+        if "description" in child:  # a field's description sits beside its $ref or anyOf
+            node = {**node, "description": child["description"]}
+    return node
+
+
+def keys_at(loc: list[Any]) -> list[str]:
+    """The keys the schema allows in the mapping at `loc` (empty when it allows any)."""
+    return list(node_at(loc).get("properties", {}))
 
 
 def _map_values(node: dict[str, Any]) -> dict[str, Any] | None:
@@ -73,10 +81,11 @@ def _resolve(root: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
         if "$ref" in node:
             node = root["$defs"][node["$ref"].rsplit("/", 1)[-1]]
         elif "anyOf" in node:
-            objects = [b for b in node["anyOf"] if "$ref" in b or b.get("type") == "object"]
-            if not objects:
+            branches = [b for b in node["anyOf"] if b.get("type") != "null"]
+            objects = [b for b in branches if "$ref" in b or b.get("type") == "object"]
+            if not (objects or len(branches) == 1):
                 return node
-            node = objects[0]
+            node = (objects or branches)[0]
         else:
             return node
 

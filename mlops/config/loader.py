@@ -76,7 +76,10 @@ def load_config(path: Path) -> LoadedConfig:
     except ValidationError as exc:
         issues = [_issue_from_pydantic(error, source, shown) for error in exc.errors()]
         raise _invalid(shown, issues) from None
-    found = [_placed(issue, source, shown) for issue in checks.check(config)]
+    found = [
+        _placed(issue, source, shown)
+        for issue in [*checks.check(config), *checks.missing_files(config, path.parent)]
+    ]
     errors = [i for i in found if i.severity == "error"]
     if errors:
         raise _invalid(shown, errors, warnings=[i for i in found if i.severity == "warning"])
@@ -145,7 +148,7 @@ def _issue_from_pydantic(error: dict[str, Any], source: Any, shown: str) -> Conf
         loc = loc[:-1]
     # a missing key is reported on the mapping that lacks it
     loc_in_file = loc[:-1] if error["type"] == "missing" else loc
-    message, hint = explain(error, jsonschema.keys_at(loc[:-1]))
+    message, hint = explain(error, jsonschema.keys_at(loc[:-1]), jsonschema.node_at(loc))
     line, column = locate(source, loc_in_file, on_key=on_key)
     return ConfigIssue(".".join(map(str, loc)), message, hint, shown, line, column, loc=tuple(loc))
 

@@ -88,3 +88,22 @@ def test_where_points_into_the_file(project):
     loaded = load_config(project("project:\n  name: churn\ncompute:\n  clusters:\n    gpu: {}\n"))
     assert loaded.where("compute", "clusters", "gpu") == "mlops.yaml:5:5"
     assert loaded.where("compute", "clusters", "gpu", "size") == "mlops.yaml:5:5"
+
+
+def test_files_the_config_names_but_that_do_not_exist_are_warnings(project, tmp_path: Path):
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "pipelines" / "train.yml").write_text("type: pipeline\n")
+    loaded = load_config(
+        project(
+            """
+            project: {name: churn}
+            data:
+              churn-raw: {local_path: data/churn.csv}
+            model: {primary_metric: roc_auc, scoring_script: src/score.py}
+            """
+        )
+    )
+    assert {w.path: w.line for w in loaded.warnings} == {
+        "data.churn-raw.local_path": 4,
+        "model.scoring_script": 5,
+    }

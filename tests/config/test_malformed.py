@@ -398,3 +398,18 @@ def test_azure_devops_logs_get_inline_annotations(project, cli):
         "##vso[task.logissue type=error;sourcepath=mlops.yaml;linenumber=4;columnnumber=3]"
         "project.nme: unknown key 'nme'" in result.stderr
     )
+
+
+def test_type_errors_say_what_the_field_is_for_with_an_example(project, cli):
+    project(
+        """
+        project: {name: churn}
+        azure:
+          subscription_id: 1234
+        """
+    )
+    report = cli("config", "validate", "-o", "json").json()
+    (issue,) = report["issues"]
+    assert issue["message"] == "expected a string, got the number 1234"
+    assert "Default subscription" in issue["hint"]
+    assert "00000000-0000-0000-0000-000000000000" in issue["hint"]
