@@ -18,8 +18,8 @@ class MlopsError(Exception):
 
 
 @dataclass(frozen=True)
-class ConfigIssue:
-    """One problem in a config file, located as precisely as the YAML allows."""
+class Issue:
+    """One problem in an input file, located as precisely as the YAML allows."""
 
     path: str
     message: str
@@ -32,7 +32,7 @@ class ConfigIssue:
 
     @property
     def location(self) -> str:
-        parts = [self.file or "<config>"]
+        parts = [self.file or "<input>"]
         if self.line is not None:
             parts.append(str(self.line))
             if self.column is not None:
@@ -51,14 +51,26 @@ class ConfigIssue:
         }
 
 
-class ConfigError(MlopsError):
-    """The configuration is missing, unreadable or invalid (bad input: exit code 2)."""
+class BadInputError(MlopsError):
+    """Something the user wrote is missing, unreadable or invalid (exit code 2); nothing ran."""
 
     def __init__(
-        self, message: str, *, hint: str | None = None, issues: list[ConfigIssue] | None = None
+        self, message: str, *, hint: str | None = None, issues: list[Issue] | None = None
     ) -> None:
         super().__init__(message, hint=hint)
-        self.issues: list[ConfigIssue] = issues or []
+        self.issues: list[Issue] = issues or []
 
     def to_dict(self) -> dict[str, object]:
         return {**super().to_dict(), "issues": [i.to_dict() for i in self.issues]}
+
+
+class ConfigError(BadInputError):
+    """mlops.yaml is missing, unreadable or invalid."""
+
+
+class PipelineError(BadInputError):
+    """An Azure ML pipeline or component YAML cannot run: rejected before any step starts."""
+
+
+class NotFoundError(MlopsError):
+    """Something the command was asked about does not exist."""

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config
+from mlops.cli import config, run, runs
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -38,6 +38,9 @@ Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 130 interrupted.
 """,
 )
 app.add_typer(config.app, name="config")
+app.command(name="run")(run.run)
+app.command(name="validate")(run.validate)
+app.add_typer(runs.app, name="runs")
 
 
 def _version(value: bool) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from mlops.errors import ConfigError, MlopsError
+from mlops.errors import BadInputError, MlopsError
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -16,7 +16,7 @@ EXIT_BAD_INPUT = 2
 
 def exit_code(err: MlopsError) -> int:
     """0 ok, 1 the operation failed, 2 bad input or usage."""
-    return EXIT_BAD_INPUT if isinstance(err, ConfigError) else EXIT_FAILED
+    return EXIT_BAD_INPUT if isinstance(err, BadInputError) else EXIT_FAILED
 
 
 class MlopsGroup(TyperGroup):

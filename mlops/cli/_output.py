@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from mlops.errors import ConfigIssue, MlopsError
+    from mlops.errors import Issue, MlopsError
 
 
 @cache
@@ -20,6 +20,14 @@ def stderr() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@cache
+def stdout() -> Console:
+    """Results for people (tables); scripts use --output json instead."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
 
 
 def emit_json(data: Any) -> None:
@@ -38,8 +46,8 @@ def success(message: str) -> None:
     stderr().print(f"[green]✓[/green] {escape(message)}")
 
 
-def issues(items: list[ConfigIssue]) -> None:
-    """Print config issues compiler-style (file:line:col: severity: path: message)."""
+def issues(items: list[Issue]) -> None:
+    """Print file issues compiler-style (file:line:col: severity: path: message)."""
     from rich.markup import escape
 
     console = stderr()
@@ -60,12 +68,12 @@ def error(err: MlopsError, *, as_json: bool) -> None:
     """Report `err`: as JSON on stdout when scripting, else readable on stderr."""
     from rich.markup import escape
 
-    from mlops.errors import ConfigError
+    from mlops.errors import BadInputError
 
     if as_json:
         emit_json({"ok": False, **err.to_dict()})
         return
-    if isinstance(err, ConfigError):
+    if isinstance(err, BadInputError):
         issues(err.issues)
     console = stderr()
     console.print(f"[bold red]error:[/bold red] {escape(err.message)}")
@@ -74,7 +82,7 @@ def error(err: MlopsError, *, as_json: bool) -> None:
             console.print(f"  {escape(line)}")
 
 
-def _pipeline_annotation(issue: ConfigIssue) -> None:
+def _pipeline_annotation(issue: Issue) -> None:
     """Inline annotations in Azure DevOps and GitHub Actions logs, where they apply."""
     if issue.file is None:
         return

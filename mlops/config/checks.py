@@ -12,7 +12,7 @@ from pathlib import Path
 from mlops.config._types import VM_SIZE_PATTERN
 from mlops.config.platform import PERSONAS, PRIVATE_DNS_ZONES
 from mlops.config.root import Config
-from mlops.errors import ConfigIssue
+from mlops.errors import Issue
 
 _ENV_NAME = re.compile(r"[a-z][a-z0-9]{1,9}")
 _VM_SIZE = re.compile(VM_SIZE_PATTERN)
@@ -27,7 +27,7 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return "expected one of: " + ", ".join(f"'{c}'" for c in choices) if choices else ""
 
 
-def check(config: Config) -> list[ConfigIssue]:
+def check(config: Config) -> list[Issue]:
     """Every cross-field problem of `config`, errors and warnings, in file order of sections."""
     return [
         *_environments(config),
@@ -43,7 +43,7 @@ def check(config: Config) -> list[ConfigIssue]:
 Loc = tuple[str | int, ...]
 
 
-def missing_files(config: Config, root: Path) -> Iterator[ConfigIssue]:
+def missing_files(config: Config, root: Path) -> Iterator[Issue]:
     """Warnings for files the config names that do not exist (yet), relative to `root`."""
     named: list[tuple[Loc, str | None]] = [
         (("data", name, "local_path"), asset.local_path) for name, asset in config.data.items()
@@ -62,15 +62,15 @@ def missing_files(config: Config, root: Path) -> Iterator[ConfigIssue]:
             )
 
 
-def _error(loc: Loc, message: str, hint: str | None = None) -> ConfigIssue:
-    return ConfigIssue(".".join(map(str, loc)), message, hint, loc=loc)
+def _error(loc: Loc, message: str, hint: str | None = None) -> Issue:
+    return Issue(".".join(map(str, loc)), message, hint, loc=loc)
 
 
-def _warning(loc: Loc, message: str, hint: str | None = None) -> ConfigIssue:
-    return ConfigIssue(".".join(map(str, loc)), message, hint, severity="warning", loc=loc)
+def _warning(loc: Loc, message: str, hint: str | None = None) -> Issue:
+    return Issue(".".join(map(str, loc)), message, hint, severity="warning", loc=loc)
 
 
-def _environments(config: Config) -> Iterator[ConfigIssue]:
+def _environments(config: Config) -> Iterator[Issue]:
     azure_envs = config.environments.azure
     approver_names = [
         *PERSONAS,
@@ -104,7 +104,7 @@ def _environments(config: Config) -> Iterator[ConfigIssue]:
             )
 
 
-def _network(config: Config) -> Iterator[ConfigIssue]:
+def _network(config: Config) -> Iterator[Issue]:
     net = config.network
     spaces = [ipaddress.IPv4Network(s) for s in net.address_space]
     for i, a in enumerate(spaces):
@@ -148,7 +148,7 @@ def _network(config: Config) -> Iterator[ConfigIssue]:
             )
 
 
-def _identities(config: Config) -> Iterator[ConfigIssue]:
+def _identities(config: Config) -> Iterator[Issue]:
     seen: dict[str, str] = {}
     for persona, groups in config.identities.groups().items():
         for i, group in enumerate(groups):
@@ -176,7 +176,7 @@ def _identities(config: Config) -> Iterator[ConfigIssue]:
             )
 
 
-def _compute(config: Config) -> Iterator[ConfigIssue]:
+def _compute(config: Config) -> Iterator[Issue]:
     for name, cluster in config.compute.clusters.items():
         if cluster.min_nodes > cluster.max_nodes:
             yield _error(
@@ -186,7 +186,7 @@ def _compute(config: Config) -> Iterator[ConfigIssue]:
             )
 
 
-def _data(config: Config) -> Iterator[ConfigIssue]:
+def _data(config: Config) -> Iterator[Issue]:
     for name, asset in config.data.items():
         if asset.local_path is None and asset.azure_path is None:
             yield _error(
@@ -196,7 +196,7 @@ def _data(config: Config) -> Iterator[ConfigIssue]:
             )
 
 
-def _deployment(config: Config) -> Iterator[ConfigIssue]:
+def _deployment(config: Config) -> Iterator[Issue]:
     dep = config.deployment
     steps = dep.traffic_steps
     if any(b <= a for a, b in itertools.pairwise(steps)):
@@ -225,7 +225,7 @@ def _deployment(config: Config) -> Iterator[ConfigIssue]:
         )
 
 
-def _names(config: Config) -> Iterator[ConfigIssue]:
+def _names(config: Config) -> Iterator[Issue]:
     for env in config.environments.azure:
         if not _ENV_NAME.fullmatch(env):
             continue  # reported by _environments; its names would only repeat it

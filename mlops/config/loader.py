@@ -16,7 +16,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from mlops.config import checks, jsonschema
 from mlops.config._messages import explain
 from mlops.config.root import Config
-from mlops.errors import ConfigError, ConfigIssue
+from mlops.errors import ConfigError, Issue
 
 CONFIG_FILE = "mlops.yaml"
 MINIMAL_CONFIG = "project:\n  name: churn\n"
@@ -54,7 +54,7 @@ class LoadedConfig:
     config: Config
     path: Path
     source: Any = field(repr=False)
-    warnings: list[ConfigIssue] = field(default_factory=list)
+    warnings: list[Issue] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -86,9 +86,7 @@ def load_config(path: Path) -> LoadedConfig:
     return LoadedConfig(config, path, source, [i for i in found if i.severity == "warning"])
 
 
-def _invalid(
-    shown: str, issues: list[ConfigIssue], warnings: list[ConfigIssue] | None = None
-) -> ConfigError:
+def _invalid(shown: str, issues: list[Issue], warnings: list[Issue] | None = None) -> ConfigError:
     issues = sorted(issues, key=lambda i: (i.line or 0, i.column or 0))
     count = f"{len(issues)} error{'s' if len(issues) != 1 else ''}"
     return ConfigError(
@@ -114,7 +112,7 @@ def _read_yaml(path: Path, shown: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
         problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
-        issue = ConfigIssue(
+        issue = Issue(
             path="",
             message=f"YAML syntax error: {problem}",
             hint="check indentation, colons and quoting around this point",
@@ -132,7 +130,7 @@ def _read_yaml(path: Path, shown: str) -> Any:
     if not isinstance(data, dict):
         lc = getattr(data, "lc", None)
         line, column = (lc.line + 1, lc.col + 1) if lc is not None else (1, 1)
-        issue = ConfigIssue("", "expected a mapping at the top level", None, shown, line, column)
+        issue = Issue("", "expected a mapping at the top level", None, shown, line, column)
         raise ConfigError(
             f"{shown} is invalid: 1 error",
             hint=f"the smallest valid config is:\n{MINIMAL_CONFIG}",
@@ -141,7 +139,7 @@ def _read_yaml(path: Path, shown: str) -> Any:
     return data
 
 
-def _issue_from_pydantic(error: dict[str, Any], source: Any, shown: str) -> ConfigIssue:
+def _issue_from_pydantic(error: dict[str, Any], source: Any, shown: str) -> Issue:
     loc = list(error["loc"])
     on_key = error["type"] in ("extra_forbidden", "missing") or (loc and loc[-1] == "[key]")
     if loc and loc[-1] == "[key]":
@@ -150,10 +148,10 @@ def _issue_from_pydantic(error: dict[str, Any], source: Any, shown: str) -> Conf
     loc_in_file = loc[:-1] if error["type"] == "missing" else loc
     message, hint = explain(error, jsonschema.keys_at(loc[:-1]), jsonschema.node_at(loc))
     line, column = locate(source, loc_in_file, on_key=on_key)
-    return ConfigIssue(".".join(map(str, loc)), message, hint, shown, line, column, loc=tuple(loc))
+    return Issue(".".join(map(str, loc)), message, hint, shown, line, column, loc=tuple(loc))
 
 
-def _placed(issue: ConfigIssue, source: Any, shown: str) -> ConfigIssue:
+def _placed(issue: Issue, source: Any, shown: str) -> Issue:
     line, column = locate(source, list(issue.loc))
     return dataclasses.replace(issue, file=shown, line=line, column=column)
 

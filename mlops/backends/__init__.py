@@ -1,0 +1,1 @@
+"""Backends: where SDKs are imported (lazily) and mapped to the project's own types."""

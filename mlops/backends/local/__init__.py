@@ -1,0 +1,1 @@
+"""The embedded default: pipeline runs, MLflow on SQLite and step reuse under `.mlops/`."""

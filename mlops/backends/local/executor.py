@@ -1,0 +1,282 @@
+"""Run a planned pipeline on this machine: steps as processes, in dependency order, in parallel.
+
+Each step runs its rendered command with bash in its component's code folder, in the current
+Python environment, with its own MLflow child run; its outputs are folders created before it
+starts, its log is `std_log.txt` beside them. Unchanged steps are reused instead of run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlops.backends.local.cache import CachedStep, StepCache
+from mlops.backends.local.tracking import PIPELINE_TAG, REUSED_TAG, STEP_TAG, Tracking
+from mlops.pipeline import expressions
+from mlops.pipeline.fingerprint import code_hash, content_hash, step_key
+from mlops.pipeline.plan import Literal, LocalData, PlannedStep, RunPlan, Upstream
+
+COMPLETED, REUSED, FAILED, SKIPPED, CANCELED = (
+    "completed",
+    "reused",
+    "failed",
+    "skipped",
+    "canceled",
+)
+SUCCEEDED = (COMPLETED, REUSED)
+
+
+@dataclass
+class StepResult:
+    id: str
+    status: str
+    duration: float = 0.0
+    outputs: dict[str, Path] = field(default_factory=dict)
+    command: str | None = None
+    log: Path | None = None
+    exit_code: int | None = None
+    mlflow_run_id: str | None = None
+    reused_from: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Event:
+    """A step changed state: `running`, or one of the final statuses."""
+
+    step: str
+    state: str
+    result: StepResult | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    run_dir: Path
+    tracking: Tracking
+    experiment_id: str
+    parent_run_id: str
+    cache: StepCache
+    use_cache: bool = True
+    parallelism: int = 2
+    on_event: Callable[[Event], None] = lambda event: None
+    on_line: Callable[[str, str], None] | None = None  # (step, line) when streaming logs
+
+
+class Executor:
+    def __init__(self, plan: RunPlan, context: RunContext) -> None:
+        self.plan = plan
+        self.ctx = context
+        self.results: dict[str, StepResult] = {}
+        self._processes: dict[str, subprocess.Popen[bytes]] = {}
+        self._lock = threading.Lock()
+        self._stopping = False
+        self._hashes: dict[Path, str] = {}
+
+    def run(self) -> dict[str, StepResult]:
+        """Run every step; return each step's result in plan order."""
+        pending = dict(self.plan.steps)
+        running: dict[Future[StepResult], str] = {}
+        with ThreadPoolExecutor(max_workers=max(1, self.ctx.parallelism)) as pool:
+            while pending or running:
+                for step_id in list(pending):
+                    step = pending[step_id]
+                    if not step.depends_on <= self.results.keys():
+                        continue
+                    del pending[step_id]
+                    failed = [d for d in step.depends_on if self.results[d].status not in SUCCEEDED]
+                    if self._stopping or failed:
+                        reason = (
+                            "an earlier step failed"
+                            if self._stopping
+                            else f"needs {', '.join(sorted(failed))}, which did not succeed"
+                        )
+                        status = CANCELED if self._stopping else SKIPPED
+                        self._finish(StepResult(step_id, status, reason=reason))
+                        continue
+                    self.ctx.on_event(Event(step_id, "running"))
+                    running[pool.submit(self._run_step, step)] = step_id
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    del running[future]
+                    result = future.result()
+                    self._finish(result)
+                    if result.status == FAILED and not self.plan.continue_on_step_failure:
+                        self._stop()
+        for step_id in pending:  # blocked behind a cycle or a stop
+            self._finish(StepResult(step_id, CANCELED, reason="an earlier step failed"))
+        return {s: self.results[s] for s in self.plan.steps}
+
+    def _finish(self, result: StepResult) -> None:
+        self.results[result.id] = result
+        self.ctx.on_event(Event(result.id, result.status, result))
+
+    def _stop(self) -> None:
+        """Cancel what is still running, as Azure ML does without continue_on_step_failure."""
+        with self._lock:
+            self._stopping = True
+            for process in self._processes.values():
+                _terminate(process)
+
+    def _run_step(self, step: PlannedStep) -> StepResult:
+        started = time.perf_counter()
+        try:
+            return self._execute(step, started)
+        except OSError as exc:  # the command could not be started at all
+            return StepResult(
+                step.id, FAILED, time.perf_counter() - started, reason=f"could not start: {exc}"
+            )
+
+    def _execute(self, step: PlannedStep, started: float) -> StepResult:
+        component = step.component
+        inputs = {name: self._input_text(value) for name, value in step.inputs.items()}
+        key = self._reuse_key(step)
+        cacheable = self.ctx.use_cache and component.is_deterministic
+        tags = {PIPELINE_TAG: self.ctx.run_id, STEP_TAG: step.id}
+        if cacheable and (hit := self.ctx.cache.get(key)) is not None:
+            mlflow_run = self.ctx.tracking.start(
+                self.ctx.experiment_id,
+                step.id,
+                parent=self.ctx.parent_run_id,
+                tags={**tags, REUSED_TAG: hit.run_id},
+            )
+            if hit.mlflow_run_id:
+                self.ctx.tracking.copy_metrics(hit.mlflow_run_id, mlflow_run)
+            self.ctx.tracking.end(mlflow_run, "FINISHED")
+            return StepResult(
+                step.id,
+                REUSED,
+                time.perf_counter() - started,
+                outputs={k: Path(v) for k, v in hit.outputs.items()},
+                mlflow_run_id=mlflow_run,
+                reused_from=hit.run_id,
+            )
+
+        step_dir = self.ctx.run_dir / step.id
+        outputs = {name: step_dir / "outputs" / name for name in step.outputs}
+        for folder in outputs.values():
+            folder.mkdir(parents=True, exist_ok=True)
+        values = {("inputs", k): v for k, v in inputs.items()}
+        values |= {("outputs", k): str(v) for k, v in outputs.items()}
+        command = expressions.render(component.command, values.get)
+        mlflow_run = self.ctx.tracking.start(
+            self.ctx.experiment_id,
+            step.id,
+            parent=self.ctx.parent_run_id,
+            tags={**tags, "mlops.compute": str(step.compute or "")},
+            params={k: v for k, v in inputs.items() if v is not None},
+        )
+        log = step_dir / "std_log.txt"
+        cwd = component.code if component.code else step_dir
+        exit_code = self._spawn(step.id, command, cwd, self._environment(step, mlflow_run), log)
+        status = COMPLETED if exit_code == 0 else FAILED
+        self.ctx.tracking.end(mlflow_run, "FINISHED" if status == COMPLETED else "FAILED")
+        if status == COMPLETED and cacheable:
+            self.ctx.cache.put(
+                key,
+                CachedStep(
+                    self.ctx.run_id, step.id, {k: str(v) for k, v in outputs.items()}, mlflow_run
+                ),
+            )
+        return StepResult(
+            step.id,
+            status,
+            time.perf_counter() - started,
+            outputs=outputs,
+            command=command,
+            log=log,
+            exit_code=exit_code,
+            mlflow_run_id=mlflow_run,
+            reason=None if status == COMPLETED else f"exit code {exit_code}",
+        )
+
+    def _spawn(self, step: str, command: str, cwd: Path, env: dict[str, str], log: Path) -> int:
+        with log.open("wb") as sink:
+            process = subprocess.Popen(
+                ["/bin/bash", "-c", command],
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            with self._lock:
+                if self._stopping:
+                    _terminate(process)
+                self._processes[step] = process
+            assert process.stdout is not None
+            for line in iter(process.stdout.readline, b""):
+                sink.write(line)
+                if self.ctx.on_line is not None:
+                    self.ctx.on_line(step, line.decode(errors="replace").rstrip("\n"))
+            return process.wait()
+
+    def _environment(self, step: PlannedStep, mlflow_run: str) -> dict[str, str]:
+        python_bin = str(Path(sys.executable).parent)
+        return {
+            **os.environ,
+            **step.component.environment_variables,
+            "PATH": f"{python_bin}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "MLFLOW_TRACKING_URI": self.ctx.tracking.uri,
+            "MLFLOW_EXPERIMENT_ID": self.ctx.experiment_id,
+            "MLFLOW_RUN_ID": mlflow_run,
+            "AZUREML_RUN_ID": f"{self.ctx.run_id}/{step.id}",
+        }
+
+    def _input_text(self, value: object) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, Upstream):
+            return str(self.results[value.step].outputs[value.output])
+        assert isinstance(value, Literal | LocalData)
+        return value.text()
+
+    def _reuse_key(self, step: PlannedStep) -> str:
+        component = step.component
+        inputs: dict[str, object] = {}
+        for name, value in step.inputs.items():
+            if isinstance(value, Literal):
+                inputs[name] = [value.type, value.value]
+            elif isinstance(value, LocalData):
+                inputs[name] = ["data", self._hash(value.path)]
+            elif isinstance(value, Upstream):
+                inputs[name] = ["data", self._hash(self.results[value.step].outputs[value.output])]
+            else:
+                inputs[name] = None
+        return step_key(
+            {
+                "definition": component.definition,
+                "code": code_hash(component.code) if component.code else None,
+                "inputs": inputs,
+                "outputs": {k: v.type for k, v in step.outputs.items()},
+            }
+        )
+
+    def _hash(self, path: Path) -> str:
+        with self._lock:
+            cached = self._hashes.get(path)
+        if cached is None:
+            cached = content_hash(path)
+            with self._lock:
+                self._hashes[path] = cached
+        return cached
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """Stop a step and everything it started (it runs in its own process group)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)

@@ -1,0 +1,183 @@
+"""`mlops run` and `mlops validate`: Azure ML pipelines on this machine."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mlops.cli import _output
+from mlops.cli._options import ConfigOption, OutputOption, VerboseOption, session
+
+
+class RunEnv(StrEnum):
+    local = "local"
+
+
+def run(
+    ctx: typer.Context,
+    pipeline: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Azure ML pipeline job YAML. Default: model.pipeline in mlops.yaml.",
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    env: Annotated[
+        RunEnv, typer.Option("--env", "-e", help="Where to run: local (this machine).")
+    ] = RunEnv.local,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a pipeline input: inputs.NAME=VALUE (repeatable).",
+            show_default=False,
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Run every step, even unchanged ones.")
+    ] = False,
+    verbose: VerboseOption = 0,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Run an Azure ML pipeline job on this machine, as Azure ML would.
+
+    The same YAML that continuous training submits to Azure ML: steps run as local
+    processes in dependency order (independent ones in parallel), unchanged steps are
+    reused, each step is an MLflow child run under .mlops/. Exit 1 when a step fails,
+    2 when the pipeline is rejected before any step runs.
+
+    [bold]Examples[/bold]
+
+      mlops run
+
+      mlops run pipelines/train.yml --set inputs.learning_rate=0.05
+
+      mlops run --no-cache -v
+    """
+    from mlops.services import run as service
+
+    current = session(ctx, config=config, output=output)
+    loaded = current.load()
+    overrides = _overrides(set_ or [])
+    plan = service.prepare(loaded, pipeline, overrides)
+    from mlops.cli._live import LiveView
+
+    stream = (current.verbose or verbose) > 0 and not current.json
+    with LiveView(list(plan.steps), stream_logs=stream) as view:
+        summary = service.execute(
+            loaded,
+            plan,
+            use_cache=not no_cache,
+            on_event=None if current.json else view.on_event,
+            on_line=view.on_line if stream else None,
+        )
+    if current.json:
+        _output.emit_json(summary.to_dict())
+    else:
+        _print_summary(summary)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
+def _overrides(values: list[str]) -> dict[str, str]:
+    overrides = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("inputs.") or len(key) <= len("inputs."):
+            raise typer.BadParameter(f"'{item}' is not inputs.NAME=VALUE", param_hint="'--set'")
+        overrides[key.removeprefix("inputs.")] = value
+    return overrides
+
+
+def _print_summary(summary) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _output.stderr()
+    table = Table(title=f"run {summary.run_id}", title_justify="left")
+    for column in ("step", "status", "ran", "duration"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("outputs", overflow="fold")
+    for step in summary.steps.values():
+        ran = "reused" if step.status == "reused" else ("ran" if step.command else "-")
+        status = "completed" if step.status == "reused" else step.status
+        outputs = "\n".join(f"{k}: {_short(v)}" for k, v in step.outputs.items())
+        table.add_row(escape(step.id), status, ran, f"{step.duration:.1f}s", escape(outputs))
+    _output.stdout().print(table)
+    failed = [s for s in summary.steps.values() if s.status == "failed"]
+    for step in failed:
+        console.print(f"[bold red]step {escape(step.id)} failed[/bold red] ({step.reason})")
+        if step.command:
+            console.print(f"  command: {escape(step.command)}")
+        if step.log and step.log.exists():
+            console.print(f"  last lines of {escape(_short(step.log))}:")
+            for line in step.log.read_text(errors="replace").splitlines()[-20:]:
+                console.print(f"    {escape(line)}")
+    verdict = "[green]completed[/green]" if summary.ok else "[red]failed[/red]"
+    console.print(
+        f"{verdict} in {summary.duration:.1f}s; run folder {escape(_short(summary.run_dir))};"
+        f" MLflow run {summary.mlflow_run_id} in experiment '{escape(summary.experiment)}'"
+    )
+
+
+def _short(path: Path) -> str:
+    from mlops.config import display_path
+
+    return display_path(Path(path))
+
+
+def validate(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders. Default: pipelines/ beside mlops.yaml."),
+    ] = None,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Check Azure ML YAML without running it: the SDK's loaders, then every binding.
+
+    [bold]Examples[/bold]
+
+      mlops validate
+
+      mlops validate pipelines/train.yml --output json
+    """
+    from mlops.errors import PipelineError
+    from mlops.services.pipelines import check_file
+
+    current = session(ctx, config=config, output=output)
+    if not paths:
+        paths = [current.load().root / "pipelines"]
+    files = sorted({f for p in paths for f in ([p] if p.is_file() else _yaml_files(p))}, key=str)
+    if not files:
+        raise PipelineError(
+            f"no YAML files in {', '.join(map(str, paths))}",
+            hint="pass the pipeline and component files to check",
+        )
+    checked, issues = [], []
+    for file in files:
+        kind, found = check_file(file)
+        checked.append({"file": _short(file), "kind": kind, "problems": len(found)})
+        issues += found
+    if issues:
+        raise PipelineError(
+            f"{len({i.file for i in issues})} of {len(files)} file(s) would be rejected",
+            hint="fix the lines above; nothing was run",
+            issues=issues,
+        )
+    if current.json:
+        _output.emit_json({"ok": True, "files": checked})
+        return
+    for item in checked:
+        note = "" if item["kind"] in ("pipeline", "command") else " (not a pipeline or component)"
+        _output.success(f"{item['file']}: {item['kind']}{note}")
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file()]

@@ -1,0 +1,313 @@
+"""Azure ML CLI v2 pipeline and component YAML as plain dataclasses, with file positions.
+
+The SDK's loaders decide what is valid (see `mlops.backends.aml_yaml`); this module reads the
+same files into the shapes the local runner executes, remembering where each piece was written
+so that binding errors can name `file:line`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
+
+from mlops.errors import Issue, PipelineError
+
+LITERAL_TYPES = ("string", "integer", "number", "boolean")
+DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
+RUNNABLE_TYPES = ("command", "pipeline")
+
+
+@dataclass(frozen=True)
+class Where:
+    """A place in a YAML file (1-based line and column)."""
+
+    file: Path
+    line: int = 1
+    column: int = 1
+
+    def issue(self, path: str, message: str, hint: str | None = None) -> Issue:
+        from mlops.config import display_path
+
+        return Issue(path, message, hint, display_path(self.file), self.line, self.column)
+
+
+@dataclass(frozen=True)
+class InputDecl:
+    name: str
+    type: str
+    default: Any = None
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class OutputDecl:
+    name: str
+    type: str = "uri_folder"
+
+
+@dataclass
+class Component:
+    """A command component (runs a command) or a pipeline component (runs jobs)."""
+
+    kind: str
+    source: Path
+    where: Where
+    name: str | None = None
+    inputs: dict[str, InputDecl] = field(default_factory=dict)
+    outputs: dict[str, OutputDecl] = field(default_factory=dict)
+    command: str = ""
+    code: Path | None = None
+    environment: str | None = None
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    is_deterministic: bool = True
+    definition: str = ""
+    jobs: dict[str, Node] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    input_values: dict[str, Any] = field(default_factory=dict)  # a pipeline job's own inputs
+    input_where: dict[str, Where] = field(default_factory=dict)
+    command_where: Where | None = None
+
+
+@dataclass
+class Node:
+    """One entry of a pipeline's `jobs:`."""
+
+    name: str
+    type: str
+    where: Where
+    component: Component | None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    input_where: dict[str, Where] = field(default_factory=dict)
+    output_where: dict[str, Where] = field(default_factory=dict)
+    compute: str | None = None
+
+
+@dataclass
+class PipelineJob:
+    """A `type: pipeline` job file: the root pipeline and the job-level settings."""
+
+    path: Path
+    root: Component
+    experiment_name: str | None
+    display_name: str | None
+
+
+def load_pipeline_job(path: Path) -> PipelineJob:
+    """Read a pipeline job file and every component file it references."""
+    data = read_yaml(path)
+    where = Where(path)
+    if data.get("type") != "pipeline":
+        raise PipelineError(
+            f"{path.name} is not a pipeline job",
+            issues=[where.issue("type", f"expected 'type: pipeline', got {data.get('type')!r}")],
+        )
+    root = _pipeline(data, path, where)
+    root.input_values = {name: _input_value(v) for name, v in (data.get("inputs") or {}).items()}
+    return PipelineJob(
+        path=path,
+        root=root,
+        experiment_name=data.get("experiment_name"),
+        display_name=data.get("display_name"),
+    )
+
+
+def load_component(path: Path) -> Component:
+    """Read a component file (command or pipeline) on its own."""
+    return _component(read_yaml(path), path, Where(path))
+
+
+def read_yaml(path: Path) -> CommentedMap:
+    try:
+        data = YAML(typ="rt", pure=True).load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PipelineError(f"{path} does not exist") from None
+    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        raise PipelineError(f"cannot read {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise PipelineError(f"{path} does not hold a YAML mapping")
+    return data
+
+
+def _at(node: Any, key: Any, file: Path) -> Where:
+    try:
+        line, column = node.lc.key(key)
+        return Where(file, line + 1, column + 1)
+    except (AttributeError, KeyError, TypeError):
+        lc = getattr(node, "lc", None)
+        return Where(file, (lc.line + 1) if lc else 1, (lc.col + 1) if lc else 1)
+
+
+def _plain(value: Any) -> Any:
+    """ruamel's round-trip types as plain dicts, lists and scalars."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+def _input_value(value: Any) -> Any:
+    return _plain(value)
+
+
+def _declarations(data: Any, file: Path) -> tuple[dict[str, InputDecl], dict[str, Where]]:
+    decls, where = {}, {}
+    for name, spec in (data or {}).items():
+        where[name] = _at(data, name, file)
+        if isinstance(spec, dict):
+            decls[name] = InputDecl(
+                name,
+                str(spec.get("type", "string")),
+                _plain(spec.get("default", spec.get("value", spec.get("path")))),
+                bool(spec.get("optional", False)),
+            )
+        else:
+            decls[name] = InputDecl(name, _literal_type(spec), _plain(spec))
+    return decls, where
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    return "string"
+
+
+def _output_declarations(data: Any) -> dict[str, OutputDecl]:
+    outputs = {}
+    for name, spec in (data or {}).items():
+        kind = spec.get("type", "uri_folder") if isinstance(spec, dict) else "uri_folder"
+        outputs[name] = OutputDecl(name, str(kind))
+    return outputs
+
+
+def _pipeline(data: CommentedMap, file: Path, where: Where) -> Component:
+    inputs, input_where = _declarations(data.get("inputs"), file)
+    component = Component(
+        kind="pipeline",
+        source=file,
+        where=where,
+        name=data.get("name"),
+        inputs=inputs,
+        input_where=input_where,
+        outputs=_output_declarations(data.get("outputs")),
+        settings=_plain(data.get("settings") or {}),
+    )
+    jobs = data.get("jobs") or {}
+    component.jobs = {name: _node(name, jobs[name], file, _at(jobs, name, file)) for name in jobs}
+    return component
+
+
+def _command(data: CommentedMap, file: Path, where: Where, *, inline: bool) -> Component:
+    if inline:  # an inline step declares its inputs by giving them values
+        inputs = {
+            name: _inline_input(name, value) for name, value in (data.get("inputs") or {}).items()
+        }
+        input_where = {name: _at(data.get("inputs"), name, file) for name in inputs}
+    else:
+        inputs, input_where = _declarations(data.get("inputs"), file)
+    code = data.get("code")
+    definition = {k: _plain(v) for k, v in data.items() if k not in ("code", "display_name")}
+    return Component(
+        kind="command",
+        source=file,
+        where=where,
+        name=data.get("name"),
+        inputs=inputs,
+        input_where=input_where,
+        outputs=_output_declarations(data.get("outputs")),
+        command=str(data.get("command") or ""),
+        command_where=_at(data, "command", file) if "command" in data else where,
+        code=(file.parent / str(code)).resolve() if code and _is_local(code) else None,
+        environment=_plain(data.get("environment")) if data.get("environment") else None,
+        environment_variables={
+            str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()
+        },
+        is_deterministic=bool(data.get("is_deterministic", True)),
+        definition=json.dumps(definition, sort_keys=True, default=str),
+    )
+
+
+def _inline_input(name: str, value: Any) -> InputDecl:
+    if isinstance(value, dict):
+        return InputDecl(name, str(value.get("type", "uri_folder")), _plain(value.get("path")))
+    if isinstance(value, str) and "${{" in value:
+        return InputDecl(name, "any")
+    return InputDecl(name, _literal_type(value), _plain(value))
+
+
+def _is_local(code: Any) -> bool:
+    text = str(code)
+    return not text.startswith(("azureml:", "git+", "http://", "https://"))
+
+
+def _node(name: str, data: Any, file: Path, where: Where) -> Node:
+    if not isinstance(data, dict):
+        return Node(name, "invalid", where, None)
+    kind = str(data.get("type", "command"))
+    node = Node(
+        name=name,
+        type=kind,
+        where=where,
+        component=None,
+        inputs={k: _plain(v) for k, v in (data.get("inputs") or {}).items()},
+        outputs={k: _plain(v) for k, v in (data.get("outputs") or {}).items()},
+        input_where={k: _at(data.get("inputs"), k, file) for k in data.get("inputs") or {}},
+        output_where={k: _at(data.get("outputs"), k, file) for k in data.get("outputs") or {}},
+        compute=_plain(data.get("compute")),
+    )
+    if kind not in RUNNABLE_TYPES:
+        return node
+    reference = data.get("component")
+    if reference is None and kind == "command":
+        node.component = _command(data, file, where, inline=True)
+    elif isinstance(reference, dict):
+        node.component = _component(reference, file, where)
+    elif isinstance(reference, str) and _is_local(reference):
+        component_file = (file.parent / reference.removeprefix("file:")).resolve()
+        if not component_file.is_file():
+            raise PipelineError(
+                f"step '{name}' refers to a component file that does not exist",
+                issues=[
+                    _at(data, "component", file).issue(
+                        f"jobs.{name}.component", f"{reference} does not exist"
+                    )
+                ],
+            )
+        node.component = _component(
+            read_yaml(component_file), component_file, Where(component_file)
+        )
+    elif reference is not None:
+        raise PipelineError(
+            f"step '{name}' uses a registered component, which cannot run locally",
+            issues=[
+                _at(data, "component", file).issue(
+                    f"jobs.{name}.component",
+                    f"'{reference}' is a registered component",
+                    "point `component:` at the component's YAML file so it runs everywhere",
+                )
+            ],
+        )
+    return node
+
+
+def _component(data: CommentedMap, file: Path, where: Where) -> Component:
+    if data.get("type", "command") == "pipeline":
+        return _pipeline(data, file, where)
+    return _command(data, file, where, inline=False)

@@ -1,0 +1,1 @@
+"""Use cases: each command of the CLI calls one function here."""

@@ -1,0 +1,170 @@
+"""`mlops run --env local`: check, plan and execute a pipeline job on this machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from mlops.config import LoadedConfig
+from mlops.errors import ConfigError
+from mlops.pipeline.plan import RunPlan, plan_job
+
+
+@dataclass
+class RunSummary:
+    """What a pipeline run did, step by step; `ok` is False when any step failed."""
+
+    run_id: str
+    pipeline: Path
+    run_dir: Path
+    experiment: str
+    mlflow_run_id: str
+    duration: float
+    steps: dict = field(default_factory=dict)  # step id -> executor.StepResult
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.status in ("completed", "reused") for s in self.steps.values())
+
+    def to_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "run_id": self.run_id,
+            "pipeline": str(self.pipeline),
+            "run_dir": str(self.run_dir),
+            "experiment": self.experiment,
+            "mlflow_run_id": self.mlflow_run_id,
+            "duration_s": round(self.duration, 3),
+            "steps": [
+                {
+                    "step": s.id,
+                    "status": s.status,
+                    "duration_s": round(s.duration, 3),
+                    "reused_from": s.reused_from,
+                    "outputs": {k: str(v) for k, v in s.outputs.items()},
+                    "command": s.command,
+                    "log": str(s.log) if s.log else None,
+                    "exit_code": s.exit_code,
+                    "reason": s.reason,
+                    "mlflow_run_id": s.mlflow_run_id,
+                }
+                for s in self.steps.values()
+            ],
+            "outputs": {k: str(v) for k, v in self.outputs.items()},
+        }
+
+
+def pipeline_path(loaded: LoadedConfig, given: Path | None) -> Path:
+    """The pipeline to run: the one given, else `model.pipeline` from mlops.yaml."""
+    if given is not None:
+        return given.resolve()
+    model = loaded.config.model
+    if model is None:
+        raise ConfigError(
+            "no pipeline given, and mlops.yaml has no model section naming one",
+            hint="pass the pipeline file (`mlops run pipelines/train.yml`), or add to"
+            " mlops.yaml:\nmodel:\n  pipeline: pipelines/train.yml\n  primary_metric: ...",
+        )
+    return (loaded.root / model.pipeline).resolve()
+
+
+def state_dir(loaded: LoadedConfig) -> Path:
+    return (loaded.root / loaded.config.environments.local.state_dir).resolve()
+
+
+def prepare(loaded: LoadedConfig, pipeline: Path | None, overrides: dict[str, str]) -> RunPlan:
+    """Everything that can be rejected is rejected here, before any step runs."""
+    from mlops.services.pipelines import load_checked_job
+
+    path = pipeline_path(loaded, pipeline)
+    job = load_checked_job(path, cache_dir=state_dir(loaded) / "cache")
+    return plan_job(job, overrides=overrides, data=loaded.config.data, data_root=loaded.root)
+
+
+def execute(
+    loaded: LoadedConfig,
+    plan: RunPlan,
+    *,
+    use_cache: bool = True,
+    on_event: Callable | None = None,
+    on_line: Callable[[str, str], None] | None = None,
+) -> RunSummary:
+    """Run `plan` under `.mlops/runs/RUN_ID/`, tracked in MLflow."""
+    from mlops.backends.local.cache import StepCache
+    from mlops.backends.local.executor import Executor, RunContext
+    from mlops.backends.local.tracking import PIPELINE_TAG, Tracking
+
+    state = state_dir(loaded)
+    run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+    run_dir = state / "runs" / run_id
+    run_dir.mkdir(parents=True)
+    started = time.perf_counter()
+    tracking = Tracking(state)
+    experiment = plan.job.experiment_name or loaded.config.project.name
+    experiment_id = tracking.experiment(experiment)
+    parent = tracking.start(
+        experiment_id,
+        plan.job.display_name or run_id,
+        tags={
+            PIPELINE_TAG: run_id,
+            "mlops.pipeline": _relative(plan.job.path, loaded.root),
+            **_git_tags(loaded.root),
+        },
+        params={k: v.text() for k, v in plan.inputs.items() if v is not None},
+    )
+    context = RunContext(
+        run_id=run_id,
+        run_dir=run_dir,
+        tracking=tracking,
+        experiment_id=experiment_id,
+        parent_run_id=parent,
+        cache=StepCache(state),
+        use_cache=use_cache,
+        parallelism=os.cpu_count() or 1,
+        on_event=on_event or (lambda event: None),
+        on_line=on_line,
+    )
+    results = Executor(plan, context).run()
+    summary = RunSummary(
+        run_id=run_id,
+        pipeline=plan.job.path,
+        run_dir=run_dir,
+        experiment=experiment,
+        mlflow_run_id=parent,
+        duration=time.perf_counter() - started,
+        steps=results,
+        outputs={
+            name: results[ref.step].outputs[ref.output]
+            for name, ref in plan.outputs.items()
+            if ref.output in results[ref.step].outputs
+        },
+    )
+    tracking.end(parent, "FINISHED" if summary.ok else "FAILED")
+    (run_dir / "run.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    return summary
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _git_tags(root: Path) -> dict[str, str]:
+    """The commit the run came from, as MLflow records it, when the project is a git checkout."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {"mlflow.source.git.commit": commit}
