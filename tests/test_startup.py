@@ -34,7 +34,9 @@ def _modules_after(args: list[str]) -> set[str]:
     return set(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("args", [["--help"], ["config", "validate"], ["config", "show"]])
+@pytest.mark.parametrize(
+    "args", [["--help"], ["config", "validate"], ["config", "show"], ["run", "--help"]]
+)
 def test_command_imports_no_sdk_or_data_science_module(args):
     loaded = _modules_after(args)
     leaked = sorted(m for m in loaded if m.split(".")[0] in HEAVY)
@@ -45,7 +47,16 @@ def test_help_does_not_even_import_pydantic():
     assert "pydantic" not in _modules_after(["--help"])
 
 
-@pytest.mark.parametrize("layer", ["mlops.config", "mlops.naming", "mlops.serialize"])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        "mlops.config",
+        "mlops.naming",
+        "mlops.serialize",
+        "mlops.pipeline.plan",
+        "mlops.pipeline.checks",
+    ],
+)
 def test_pure_layers_import_no_sdk_typer_or_rich(layer):
     code = f"import sys, {layer}; print(' '.join(sorted(sys.modules)))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

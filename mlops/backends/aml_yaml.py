@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +17,26 @@ from mlops.errors import Issue
 _LOCATION = re.compile(r"^(?P<file>.*?)#line (?P<line>\d+)$")
 
 
+COMPONENT_KINDS = ("command", "pipeline_component")
+
+
 def yaml_kind(data: dict[str, Any]) -> str:
-    """'pipeline', 'command' or another Azure ML type, from `type:` or the `$schema` URL."""
-    kind = data.get("type")
-    if kind:
-        return str(kind)
+    """'pipeline' (a job), 'pipeline_component', 'command' or another Azure ML type.
+
+    From `type:` and the `$schema` URL; a pipeline file without a schema counts as a job
+    unless another file uses it as a component.
+    """
     schema = str(data.get("$schema", ""))
-    for name, kind in (("pipelineJob", "pipeline"), ("commandComponent", "command")):
+    kind = str(data.get("type") or "")
+    if kind == "pipeline" and "pipelineComponent" in schema:
+        return "pipeline_component"
+    if kind:
+        return kind
+    for name, kind in (
+        ("pipelineJob", "pipeline"),
+        ("pipelineComponent", "pipeline_component"),
+        ("commandComponent", "command"),
+    ):
         if name in schema:
             return kind
     return "unknown"
@@ -30,6 +44,12 @@ def yaml_kind(data: dict[str, Any]) -> str:
 
 def load_issues(path: Path, kind: str) -> list[Issue]:
     """Load `path` with the SDK loader for its kind; the SDK's complaints as issues."""
+    with warnings.catch_warnings():  # the SDK's own deprecations are not the user's problem
+        warnings.simplefilter("ignore")
+        return _load_issues(path, kind)
+
+
+def _load_issues(path: Path, kind: str) -> list[Issue]:
     from azure.ai.ml import load_component, load_job
 
     _quiet_sdk()
@@ -38,10 +58,10 @@ def load_issues(path: Path, kind: str) -> list[Issue]:
 
     shown = display_path(path)
     try:
-        if kind == "pipeline" or kind not in ("command",):
-            load_job(source=path)
-        else:
+        if kind in COMPONENT_KINDS:
             load_component(source=path)
+        else:
+            load_job(source=path)
     except Exception as exc:  # the SDK raises marshmallow, its own and builtin exceptions
         return _issues_from(exc, path, shown)
     return []

@@ -149,7 +149,7 @@ def validate(
       mlops validate pipelines/train.yml --output json
     """
     from mlops.errors import PipelineError
-    from mlops.services.pipelines import check_file
+    from mlops.services.pipelines import check_files
 
     current = session(ctx, config=config, output=output)
     if not paths:
@@ -160,11 +160,9 @@ def validate(
             f"no YAML files in {', '.join(map(str, paths))}",
             hint="pass the pipeline and component files to check",
         )
-    checked, issues = [], []
-    for file in files:
-        kind, found = check_file(file)
-        checked.append({"file": _short(file), "kind": kind, "problems": len(found)})
-        issues += found
+    results = check_files(files)
+    checked = [{"file": _short(r.path), "kind": r.kind, "problems": len(r.issues)} for r in results]
+    issues = [i for r in results for i in r.issues]
     if issues:
         raise PipelineError(
             f"{len({i.file for i in issues})} of {len(files)} file(s) would be rejected",
@@ -175,7 +173,8 @@ def validate(
         _output.emit_json({"ok": True, "files": checked})
         return
     for item in checked:
-        note = "" if item["kind"] in ("pipeline", "command") else " (not a pipeline or component)"
+        known = ("pipeline", "pipeline_component", "command")
+        note = "" if item["kind"] in known else " (not a pipeline or component: skipped)"
         _output.success(f"{item['file']}: {item['kind']}{note}")
 
 

@@ -24,6 +24,13 @@ def check_job(job: PipelineJob) -> list[Issue]:
     return list(_pipeline(job.root, prefix=""))
 
 
+def check_component(component: Component) -> list[Issue]:
+    """The same checks for a component file on its own (command or pipeline)."""
+    if component.kind == "pipeline":
+        return list(_pipeline(component, prefix=""))
+    return list(check_command(component, "command"))
+
+
 def _pipeline(pipeline: Component, prefix: str) -> Iterator[Issue]:
     for node in pipeline.jobs.values():
         path = f"{prefix}jobs.{node.name}"

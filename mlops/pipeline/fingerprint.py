@@ -33,7 +33,7 @@ def code_hash(folder: Path) -> str:
         if ignore_file.is_file():
             patterns += ignore_file.read_text(encoding="utf-8").splitlines()
             break
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
     kept: list[str] = []
     for top, dirs, files in os.walk(folder):
         base = Path(top).relative_to(folder).as_posix()

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
 from mlops.errors import Issue, PipelineError
-from mlops.pipeline.checks import check_command, check_job
-from mlops.pipeline.spec import Component, PipelineJob, load_component, load_pipeline_job
+from mlops.pipeline.checks import check_component, check_job
+from mlops.pipeline.spec import (
+    Component,
+    PipelineJob,
+    load_component,
+    load_pipeline_job,
+    read_yaml,
+)
 
 
 def load_checked_job(path: Path, cache_dir: Path | None = None) -> PipelineJob:
@@ -30,7 +38,9 @@ def load_checked_job(path: Path, cache_dir: Path | None = None) -> PipelineJob:
     if marker is None or not marker.exists():
         sdk = _sdk_issues(path, "pipeline")
         if sdk:
-            raise _rejected(path, sdk)
+            # some SDK messages carry no location: add ours, which point at the line
+            located = any(i.path for i in sdk)
+            raise _rejected(path, sdk if located else [*sdk, *check_job(job)])
     issues = check_job(job)
     if issues:
         raise _rejected(path, issues)
@@ -40,26 +50,59 @@ def load_checked_job(path: Path, cache_dir: Path | None = None) -> PipelineJob:
     return job
 
 
-def check_file(path: Path) -> tuple[str, list[Issue]]:
-    """Kind and problems of one Azure ML YAML file, without running anything."""
-    from mlops.backends.aml_yaml import yaml_kind
-    from mlops.pipeline.spec import read_yaml
+@dataclass(frozen=True)
+class FileCheck:
+    path: Path
+    kind: str
+    issues: list[Issue]
 
-    try:
-        kind = yaml_kind(read_yaml(path))
-    except PipelineError as exc:
-        return "unreadable", exc.issues or [Issue("", exc.message, None, str(path), 1, 1)]
-    if kind not in ("pipeline", "command"):
-        return kind, []
+
+def check_files(files: list[Path]) -> list[FileCheck]:
+    """Kind and problems of each Azure ML YAML file, without running anything.
+
+    Files that a pipeline job uses as components are checked as components.
+    """
+    from mlops.backends.aml_yaml import yaml_kind
+
+    kinds: dict[Path, str] = {}
+    results: dict[Path, FileCheck] = {}
+    for path in files:
+        try:
+            kinds[path.resolve()] = yaml_kind(read_yaml(path))
+        except PipelineError as exc:
+            results[path.resolve()] = FileCheck(path, "unreadable", _as_issues(exc, path))
+    for path, kind in list(kinds.items()):
+        if kind == "pipeline":
+            with contextlib.suppress(PipelineError):
+                for component in _components(load_pipeline_job(path).root):
+                    if component.source in kinds and component.source != path:
+                        used_as = (
+                            "pipeline_component" if component.kind == "pipeline" else "command"
+                        )
+                        kinds[component.source] = used_as
+    for path, kind in kinds.items():
+        results[path] = FileCheck(path, kind, _check(path, kind))
+    return [results[p.resolve()] for p in files]
+
+
+def _check(path: Path, kind: str) -> list[Issue]:
+    if kind not in ("pipeline", "pipeline_component", "command"):
+        return []
     issues = _sdk_issues(path, kind)
     if issues:
-        return kind, issues
+        return issues
     try:
         if kind == "pipeline":
-            return kind, check_job(load_pipeline_job(path))
-        return kind, list(check_command(load_component(path), "command"))
+            return check_job(load_pipeline_job(path))
+        return check_component(load_component(path))
     except PipelineError as exc:
-        return kind, exc.issues or [Issue("", exc.message, None, str(path), 1, 1)]
+        return _as_issues(exc, path)
+
+
+def _as_issues(exc: PipelineError, path: Path) -> list[Issue]:
+    from mlops.config import display_path
+
+    return exc.issues or [Issue("", exc.message, exc.hint, display_path(path), 1, 1)]
 
 
 def _sdk_issues(path: Path, kind: str) -> list[Issue]:

@@ -81,6 +81,7 @@ class Executor:
         self._lock = threading.Lock()
         self._stopping = False
         self._hashes: dict[Path, str] = {}
+        self._code_hashes: dict[Path, str] = {}
 
     def run(self) -> dict[str, StepResult]:
         """Run every step; return each step's result in plan order."""
@@ -164,6 +165,7 @@ class Executor:
             )
 
         step_dir = self.ctx.run_dir / step.id
+        step_dir.mkdir(parents=True, exist_ok=True)
         outputs = {name: step_dir / "outputs" / name for name in step.outputs}
         for folder in outputs.values():
             folder.mkdir(parents=True, exist_ok=True)
@@ -181,7 +183,10 @@ class Executor:
         cwd = component.code if component.code else step_dir
         exit_code = self._spawn(step.id, command, cwd, self._environment(step, mlflow_run), log)
         status = COMPLETED if exit_code == 0 else FAILED
-        self.ctx.tracking.end(mlflow_run, "FINISHED" if status == COMPLETED else "FAILED")
+        if status == FAILED and self._stopping and exit_code < 0:
+            status = CANCELED  # stopped by us because another step failed
+        mlflow_status = {COMPLETED: "FINISHED", FAILED: "FAILED", CANCELED: "KILLED"}[status]
+        self.ctx.tracking.end(mlflow_run, mlflow_status)
         if status == COMPLETED and cacheable:
             self.ctx.cache.put(
                 key,
@@ -198,7 +203,11 @@ class Executor:
             log=log,
             exit_code=exit_code,
             mlflow_run_id=mlflow_run,
-            reason=None if status == COMPLETED else f"exit code {exit_code}",
+            reason={
+                COMPLETED: None,
+                FAILED: f"exit code {exit_code}",
+                CANCELED: "stopped: another step failed",
+            }[status],
         )
 
     def _spawn(self, step: str, command: str, cwd: Path, env: dict[str, str], log: Path) -> int:
@@ -217,10 +226,11 @@ class Executor:
                     _terminate(process)
                 self._processes[step] = process
             assert process.stdout is not None
-            for line in iter(process.stdout.readline, b""):
-                sink.write(line)
-                if self.ctx.on_line is not None:
-                    self.ctx.on_line(step, line.decode(errors="replace").rstrip("\n"))
+            with process.stdout:
+                for line in iter(process.stdout.readline, b""):
+                    sink.write(line)
+                    if self.ctx.on_line is not None:
+                        self.ctx.on_line(step, line.decode(errors="replace").rstrip("\n"))
             return process.wait()
 
     def _environment(self, step: PlannedStep, mlflow_run: str) -> dict[str, str]:
@@ -259,11 +269,21 @@ class Executor:
         return step_key(
             {
                 "definition": component.definition,
-                "code": code_hash(component.code) if component.code else None,
+                "code": self._code_hash(component.code) if component.code else None,
                 "inputs": inputs,
                 "outputs": {k: v.type for k, v in step.outputs.items()},
             }
         )
+
+    def _code_hash(self, folder: Path) -> str:
+        """Code folders are hashed once per run: steps of one component share them."""
+        with self._lock:
+            cached = self._code_hashes.get(folder)
+        if cached is None:
+            cached = code_hash(folder)
+            with self._lock:
+                self._code_hashes[folder] = cached
+        return cached
 
     def _hash(self, path: Path) -> str:
         with self._lock:

@@ -71,18 +71,19 @@ class Tracking:
         all_tags = dict(tags or {})
         if parent:
             all_tags["mlflow.parentRunId"] = parent
+        from mlflow.entities import Param
+
         with self._lock:
             run = self._client.create_run(experiment_id, run_name=name, tags=all_tags)
-            for key, value in (params or {}).items():
-                self._client.log_param(run.info.run_id, key, str(value)[:6000])
+            if params:
+                batch = [Param(key, str(value)[:6000]) for key, value in params.items()]
+                self._client.log_batch(run.info.run_id, params=batch)
         return run.info.run_id
 
     def end(self, mlflow_run_id: str, status: str) -> None:
-        """Close a run the step process may have closed already (FINISHED, FAILED, KILLED)."""
+        """Close a run (FINISHED, FAILED, KILLED); the step's own MLflow may have closed it."""
         with self._lock:
-            current = self._client.get_run(mlflow_run_id).info.status
-            if current == "RUNNING" or status != "FINISHED":
-                self._client.set_terminated(mlflow_run_id, status=status)
+            self._client.set_terminated(mlflow_run_id, status=status)
 
     def copy_metrics(self, source: str, target: str) -> None:
         """Give a reused step's run the metrics of the run it reuses, as Azure ML shows them."""
