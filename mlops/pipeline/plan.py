@@ -188,7 +188,7 @@ class _Planner:
             raw = raw.get("path", raw.get("value", raw.get("default")))
         if raw is None:
             return None
-        if decl.type in DATA_TYPES or (decl.type == "any" and _looks_like_data(raw)):
+        if decl.type in DATA_TYPES:
             return self._data(decl, str(raw), base, who, where)
         return self._literal(decl, raw, who, where)
 
@@ -265,10 +265,6 @@ def _coerce(raw: Any, kind: str) -> Any:
             raise ValueError(raw)
         return float(raw)
     return str(raw)
-
-
-def _looks_like_data(raw: Any) -> bool:
-    return isinstance(raw, str) and raw.startswith(("azureml:", "./", "../", "/"))
 
 
 def _asset_reference(raw: str) -> tuple[str | None, str | None]:

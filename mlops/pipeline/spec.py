@@ -109,7 +109,7 @@ def load_pipeline_job(path: Path) -> PipelineJob:
             issues=[where.issue("type", f"expected 'type: pipeline', got {data.get('type')!r}")],
         )
     root = _pipeline(data, path, where)
-    root.input_values = {name: _input_value(v) for name, v in (data.get("inputs") or {}).items()}
+    root.input_values = {name: _plain(v) for name, v in (data.get("inputs") or {}).items()}
     return PipelineJob(
         path=path,
         root=root,
@@ -157,10 +157,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return float(value)
     return str(value)
-
-
-def _input_value(value: Any) -> Any:
-    return _plain(value)
 
 
 def _declarations(data: Any, file: Path) -> tuple[dict[str, InputDecl], dict[str, Where]]:
