@@ -120,9 +120,12 @@ class _Planner:
                     )
                 )
         values: dict[str, Value] = {}
+        consumers = _consumers(root)
         for decl in root.inputs.values():
             where = root.input_where.get(decl.name, root.where)
-            who = f"pipeline input '{decl.name}'"
+            users = consumers.get(decl.name, [])
+            used_by = f" (used by step {', '.join(repr(u) for u in users)})" if users else ""
+            who = f"pipeline input '{decl.name}'{used_by}"
             if decl.name in overrides:
                 values[decl.name] = self._override(decl, overrides[decl.name], where)
             else:
@@ -265,6 +268,17 @@ def _coerce(raw: Any, kind: str) -> Any:
             raise ValueError(raw)
         return float(raw)
     return str(raw)
+
+
+def _consumers(pipeline: Component) -> dict[str, list[str]]:
+    """Pipeline input name -> the steps that bind to it, for messages."""
+    users: dict[str, list[str]] = {}
+    for node in pipeline.jobs.values():
+        for value in node.inputs.values():
+            ref = whole_binding(value)
+            if ref and ref[:2] == ("parent", "inputs") and len(ref) == 3:
+                users.setdefault(ref[2], []).append(node.name)
+    return users
 
 
 def _asset_reference(raw: str) -> tuple[str | None, str | None]:

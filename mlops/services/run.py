@@ -116,6 +116,8 @@ def execute(
         tags={
             PIPELINE_TAG: run_id,
             "mlops.pipeline": _relative(plan.job.path, loaded.root),
+            "mlops.default_compute": str(plan.job.root.settings.get("default_compute", "")),
+            "mlops.default_datastore": str(plan.job.root.settings.get("default_datastore", "")),
             **_git_tags(loaded.root),
         },
         params={k: v.text() for k, v in plan.inputs.items() if v is not None},

@@ -78,7 +78,9 @@ def test_a_missing_local_input_path_is_rejected(pipeline_project):
     root = pipeline_project("chain")
     edit(root / "pipeline.yml", "path: ./data", "path: ./no-such-data")
     report = rejected("pipeline.yml")
-    assert "pipeline input 'raw': ./no-such-data does not exist" in messages(report)
+    assert "pipeline input 'raw' (used by step 'first'): ./no-such-data does not exist" in (
+        messages(report)
+    )
 
 
 def test_an_unsupported_job_type_is_rejected_naming_the_step_and_type(pipeline_project):
@@ -111,7 +113,7 @@ def test_an_unmapped_azure_data_reference_names_the_entry_to_add(pipeline_projec
     edit(root / "pipeline.yml", "path: ./data", f"path: {reference}")
     report = rejected("pipeline.yml")
     issue = report["issues"][0]
-    assert "pipeline input 'raw' refers to Azure data" in issue["message"]
+    assert "pipeline input 'raw' (used by step 'first') refers to Azure data" in issue["message"]
     assert f"azure_path: {reference}" in issue["hint"]
 
 

@@ -67,6 +67,16 @@ def test_pipeline_outputs_are_the_outputs_of_the_steps_bound_to_them(pipeline_pr
     assert Path(summary["outputs"]["final"]) == output(summary, "third", "result")
 
 
+def test_compute_and_environment_are_recorded_not_used(pipeline_project):
+    pipeline_project("chain")
+    _, summary = run("pipeline.yml")
+    shown = run_cli("runs", "show", summary["run_id"], "-o", "json").json()
+    assert shown["tags"]["mlops.default_compute"] == "azureml:cpu-cluster"
+    first = next(s for s in shown["steps"] if s["name"] == "first")
+    assert first["tags"]["mlops.compute"] == "azureml:cpu-cluster"
+    assert first["tags"]["mlops.environment"] == "azureml:AzureML-sklearn-1.5@latest"
+
+
 def test_outputs_and_logs_live_under_the_run_folder(pipeline_project):
     root = pipeline_project("chain")
     _, summary = run("pipeline.yml")

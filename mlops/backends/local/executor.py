@@ -176,7 +176,11 @@ class Executor:
             self.ctx.experiment_id,
             step.id,
             parent=self.ctx.parent_run_id,
-            tags={**tags, "mlops.compute": str(step.compute or "")},
+            tags={
+                **tags,
+                "mlops.compute": str(step.compute or ""),
+                "mlops.environment": str(component.environment or ""),
+            },
             params={k: v for k, v in inputs.items() if v is not None},
         )
         log = step_dir / "std_log.txt"
