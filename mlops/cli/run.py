@@ -40,6 +40,14 @@ def run(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run every step, even unchanged ones.")
     ] = False,
+    force_register: Annotated[
+        bool,
+        typer.Option(
+            "--force-register",
+            help="Register the model even if the gate does not promote it (platform engineers;"
+            " recorded in its tags). Never below the absolute threshold.",
+        ),
+    ] = False,
     verbose: VerboseOption = 0,
     config: ConfigOption = None,
     output: OutputOption = None,
@@ -64,7 +72,10 @@ def run(
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     overrides = _overrides(set_ or [])
-    plan = service.prepare(loaded, pipeline, overrides)
+    run_id = service.new_run_id()
+    plan = service.prepare(
+        loaded, pipeline, overrides, run_id=run_id, force_register=force_register
+    )
     from mlops.cli._live import LiveView
 
     stream = (current.verbose or verbose) > 0 and not current.json
@@ -72,6 +83,7 @@ def run(
         summary = service.execute(
             loaded,
             plan,
+            run_id=run_id,
             use_cache=not no_cache,
             on_event=None if current.json else view.on_event,
             on_line=view.on_line if stream else None,

@@ -80,19 +80,60 @@ def state_dir(loaded: LoadedConfig) -> Path:
     return (loaded.root / loaded.config.environments.local.state_dir).resolve()
 
 
-def prepare(loaded: LoadedConfig, pipeline: Path | None, overrides: dict[str, str]) -> RunPlan:
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def provided_inputs(
+    loaded: LoadedConfig, run_id: str, *, force_register: bool = False
+) -> dict[str, str]:
+    """Pipeline inputs mlops fills when a pipeline declares them, so mlops.yaml stays the one
+    source of truth for the gate and every run carries its lineage."""
+    from mlops.services.lineage import build_lineage
+
+    values = {
+        **build_lineage(loaded.root),
+        "pipeline_run_id": run_id,
+        "force_register": str(force_register).lower(),
+    }
+    model = loaded.config.model
+    if model is not None:
+        values |= {
+            "model_name": model.name or loaded.config.project.name,
+            "primary_metric": model.primary_metric,
+            "direction": model.direction,
+            "min_improvement": str(model.min_improvement),
+        }
+        if model.threshold is not None:
+            values["threshold"] = str(model.threshold)
+    return values
+
+
+def prepare(
+    loaded: LoadedConfig,
+    pipeline: Path | None,
+    overrides: dict[str, str],
+    *,
+    run_id: str,
+    force_register: bool = False,
+) -> RunPlan:
     """Everything that can be rejected is rejected here, before any step runs."""
     from mlops.services.pipelines import load_checked_job
 
     path = pipeline_path(loaded, pipeline)
     job = load_checked_job(path, cache_dir=state_dir(loaded) / "cache")
-    return plan_job(job, overrides=overrides, data=loaded.config.data, data_root=loaded.root)
+    provided = provided_inputs(loaded, run_id, force_register=force_register)
+    declared = {k: v for k, v in provided.items() if k in job.root.inputs}
+    return plan_job(
+        job, overrides={**declared, **overrides}, data=loaded.config.data, data_root=loaded.root
+    )
 
 
 def execute(
     loaded: LoadedConfig,
     plan: RunPlan,
     *,
+    run_id: str,
     use_cache: bool = True,
     on_event: Callable | None = None,
     on_line: Callable[[str, str], None] | None = None,
@@ -103,7 +144,6 @@ def execute(
     from mlops.backends.local.tracking import PIPELINE_TAG, Tracking
 
     state = state_dir(loaded)
-    run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
     run_dir = state / "runs" / run_id
     run_dir.mkdir(parents=True)
     started = time.perf_counter()

@@ -1,0 +1,43 @@
+"""Train step: fit the classifier and save it as an MLflow model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from diagnosis.schema import FEATURES, TARGET
+
+
+def fit(train: pd.DataFrame, regularization: float) -> Pipeline:
+    """Scaled logistic regression; `regularization` is the inverse strength C."""
+    model = make_pipeline(StandardScaler(), LogisticRegression(C=regularization, max_iter=1000))
+    return model.fit(train[list(FEATURES)], train[TARGET])
+
+
+def main(argv: list[str] | None = None) -> None:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--prepared", type=Path, required=True)
+    parser.add_argument("--regularization", type=float, required=True)
+    parser.add_argument("--model-out", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    train = pd.read_csv(args.prepared / "train.csv")
+    model = fit(train, args.regularization)
+    features = train[list(FEATURES)]
+    mlflow.log_param("regularization", args.regularization)
+    mlflow.log_metric("train_accuracy", float(model.score(features, train[TARGET])))
+    signature = infer_signature(features, model.predict_proba(features)[:, 1])
+    mlflow.sklearn.save_model(model, args.model_out, signature=signature)
+    print(f"train: model saved to {args.model_out}")
+
+
+if __name__ == "__main__":
+    main()
