@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, run, runs
+from mlops.cli import config, models, run, runs
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -41,6 +41,8 @@ app.add_typer(config.app, name="config")
 app.command(name="run")(run.run)
 app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
+app.command(name="ui")(models.ui)
 
 
 def _version(value: bool) -> None:

@@ -24,10 +24,14 @@ def stderr() -> Console:
 
 @cache
 def stdout() -> Console:
-    """Results for people (tables); scripts use --output json instead."""
+    """Results for people (tables); scripts use --output json instead.
+
+    Not a terminal (a pipeline log, a file): tables get room instead of rich's 80 columns.
+    """
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=True)
+    wide = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+    return Console(highlight=False, soft_wrap=True, width=wide)
 
 
 def emit_json(data: Any) -> None:

@@ -80,7 +80,7 @@ def test_warnings_do_not_fail_the_load(project):
 
 def test_the_repository_config_is_valid():
     loaded = load_config(REPO / "mlops.yaml")
-    assert loaded.config.project.name == "churn"
+    assert loaded.config.project.name == "diagnosis"
     assert loaded.warnings == []
 
 

@@ -1,0 +1,100 @@
+"""The local MLflow model registry (SQLite under `.mlops/`): versions, aliases, gate reports.
+
+MLflow types stay here; callers get `ModelVersion` records.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    version: str
+    aliases: list[str]
+    created_ms: int
+    tags: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+    run_id: str | None = None
+    source: str = ""
+    gate_report: dict[str, Any] | None = None
+
+
+class Registry:
+    def __init__(self, state_dir: Path) -> None:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        from mlflow import MlflowClient
+
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        uri = f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
+        self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    def names(self) -> list[str]:
+        return sorted(m.name for m in self._client.search_registered_models())
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of `name`, newest first ([] when the model is unknown)."""
+        aliases = self._aliases(name)
+        found = self._client.search_model_versions(f"name = '{_quoted(name)}'")
+        return sorted(
+            (_version(v, aliases) for v in found), key=lambda v: int(v.version), reverse=True
+        )
+
+    def get(self, name: str, version: str | None = None, alias: str | None = None):
+        """One version by number or alias, with its gate report; None when there is none."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            if alias is not None:
+                found = self._client.get_model_version_by_alias(name, alias)
+            else:
+                found = self._client.get_model_version(name, str(version))
+        except MlflowException:
+            return None
+        record = _version(found, self._aliases(name))
+        return ModelVersion(**{**record.__dict__, "gate_report": self._report(record.run_id)})
+
+    def _aliases(self, name: str) -> dict[str, list[str]]:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self._client.get_registered_model(name)
+        except MlflowException:
+            return {}
+        by_version: dict[str, list[str]] = {}
+        for alias, version in (model.aliases or {}).items():
+            by_version.setdefault(str(version), []).append(alias)
+        return by_version
+
+    def _report(self, run_id: str | None) -> dict[str, Any] | None:
+        if not run_id:
+            return None
+        try:
+            path = self._client.download_artifacts(run_id, "gate_report.json")
+        except Exception:  # no report logged with this version: shown as absent
+            return None
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _quoted(name: str) -> str:
+    return name.replace("'", "''")
+
+
+def _version(found: Any, aliases: dict[str, list[str]]) -> ModelVersion:
+    return ModelVersion(
+        name=found.name,
+        version=str(found.version),
+        aliases=sorted(aliases.get(str(found.version), [])),
+        created_ms=found.creation_timestamp or 0,
+        tags=dict(found.tags or {}),
+        description=found.description or "",
+        run_id=found.run_id,
+        source=found.source or "",
+    )

@@ -1,0 +1,180 @@
+"""`mlops models` and `mlops ui`: the local model registry and the MLflow UI over it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from mlops.cli import _output
+from mlops.cli._options import ConfigOption, OutputOption, session
+
+app = typer.Typer(no_args_is_help=True, help="Registered models: versions, lineage, gate reports.")
+
+SHOWN_TAGS = {"gate_decision": "gate", "dataset_version": "dataset", "git_commit": "commit"}
+
+
+@app.command(name="list")
+def list_(
+    ctx: typer.Context,
+    name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List registered model versions, newest first, with aliases and lineage.
+
+    [bold]Examples[/bold]
+
+      mlops models list
+
+      mlops models list diagnosis --output json
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from mlops.services import models
+    from mlops.services.run import state_dir
+
+    current = session(ctx, config=config, output=output)
+    registry = models.registry(state_dir(current.load()))
+    versions = [v for n in ([name] if name else registry.names()) for v in registry.versions(n)]
+    if current.json:
+        _output.emit_json([_version_dict(v) for v in versions])
+        return
+    if not versions:
+        _output.stderr().print("no registered models yet: `mlops run` registers promoted ones")
+        return
+    table = Table()
+    for column in ("model", "aliases", "registered", *SHOWN_TAGS.values(), "build"):
+        table.add_column(column, no_wrap=column in ("model", "registered"))
+    for v in versions:
+        tags = [escape(v.tags.get(t, "")[:8]) for t in SHOWN_TAGS]
+        if v.tags.get("forced") == "true":
+            tags[0] = "forced"
+        table.add_row(
+            escape(f"{v.name}:{v.version}"),
+            ", ".join(v.aliases),
+            _when(v.created_ms)[:16],
+            *tags,
+            escape(v.tags.get("build_id", "")),
+        )
+    _output.stdout().print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    reference: Annotated[
+        str, typer.Argument(help="NAME (its champion), NAME:VERSION or NAME@ALIAS.")
+    ],
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Show one model version: aliases, lineage tags, metrics and the gate's evidence.
+
+    [bold]Examples[/bold]
+
+      mlops models show diagnosis
+
+      mlops models show diagnosis:1 --output json
+    """
+    from rich.markup import escape
+    from rich.table import Table
+
+    from mlops.services import models
+    from mlops.services.run import state_dir
+
+    current = session(ctx, config=config, output=output)
+    found = models.show(state_dir(current.load()), reference)
+    if current.json:
+        _output.emit_json(_version_dict(found))
+        return
+    console = _output.stdout()
+    aliases = f" ({', '.join('@' + a for a in found.aliases)})" if found.aliases else ""
+    console.print(f"[bold]{escape(found.name)}:{found.version}[/bold]{aliases}")
+    console.print(f"registered {_when(found.created_ms)}; {escape(found.description)}")
+    tags = Table(title="tags", title_justify="left", show_header=False)
+    for key, value in sorted(found.tags.items()):
+        tags.add_row(escape(key), escape(value))
+    console.print(tags)
+    report = found.gate_report
+    if report is None:
+        console.print("no gate report recorded with this version")
+        return
+    console.print(
+        f"gate: [bold]{escape(report['decision'])}[/bold]: {escape(report['reason'])}\n"
+        f"primary metric {report['primary_metric']} ({report['direction']}), threshold"
+        f" {report['threshold']}, minimum improvement {report['min_improvement']}"
+    )
+    evidence = Table(title="holdout metrics", title_justify="left")
+    evidence.add_column("metric")
+    roles = [r for r in ("challenger", "champion") if report.get(r)]
+    for role in roles:
+        evidence.add_column(role)
+    for metric in report["challenger"]["metrics"]:
+        evidence.add_row(metric, *(f"{report[r]['metrics'][metric]:.4f}" for r in roles))
+    console.print(evidence)
+
+
+def ui(
+    ctx: typer.Context,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5000,
+    config: ConfigOption = None,
+) -> None:
+    """Open the MLflow UI on the local tracking store and registry (loopback only).
+
+    Runs in the foreground until Ctrl-C.
+
+    [bold]Examples[/bold]
+
+      mlops ui --port 5001
+    """
+    import os
+    import subprocess
+    import sys
+
+    from mlops.services.run import state_dir
+
+    state = state_dir(session(ctx, config=config).load())
+    state.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{state / 'mlflow.db'}"
+    _output.stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl-C stops it")
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--default-artifact-root",
+        (state / "artifacts").as_uri(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    try:
+        code = subprocess.call(command, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    except KeyboardInterrupt:
+        code = 0
+    if code:
+        raise typer.Exit(1)
+
+
+def _version_dict(v) -> dict:
+    return {
+        "name": v.name,
+        "version": v.version,
+        "aliases": v.aliases,
+        "registered": _when(v.created_ms),
+        "description": v.description,
+        "tags": v.tags,
+        "run_id": v.run_id,
+        "source": v.source,
+        "gate_report": v.gate_report,
+    }
+
+
+def _when(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
