@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, models, run, runs
+from mlops.cli import config, init, models, run, runs
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -37,6 +37,7 @@ Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 130 interrupted.
   mlops -c other/mlops.yaml config show
 """,
 )
+app.command(name="init")(init.init)
 app.add_typer(config.app, name="config")
 app.command(name="run")(run.run)
 app.command(name="validate")(run.validate)

@@ -113,7 +113,7 @@ def _champion(model_name: str) -> tuple[Any, dict[str, str], str] | None:
     except MlflowException:
         return None
     model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
-    return model, dict(version.tags), version.version
+    return model, dict(version.tags), str(version.version)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -60,7 +60,7 @@ def test_a_target_outside_0_and_1_is_rejected(tmp_path):
 
 def test_the_split_is_stratified_and_repeatable(frame):
     train, holdout = prep.split(frame)
-    again_train, again_holdout = prep.split(frame)
+    _, again_holdout = prep.split(frame)
     assert holdout.equals(again_holdout)
     assert len(holdout) == 143
     assert abs(holdout[TARGET].mean() - train[TARGET].mean()) < 0.01

@@ -1,0 +1,181 @@
+"""`mlops init` creates a project whose tests pass and whose training loop works end to end:
+register version 1 as champion with lineage, refuse an unchanged model, promote a better one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from mlops.services.new_project import TEMPLATE_PATHS
+from tests.conftest import REPO, run_cli
+
+BUILD = {
+    "BUILD_BUILDID": "42",
+    "SYSTEM_COLLECTIONURI": "https://dev.azure.com/contoso/",
+    "SYSTEM_TEAMPROJECT": "ml",
+}
+GIT = {
+    "GIT_AUTHOR_NAME": "t",
+    "GIT_AUTHOR_EMAIL": "t@example.com",
+    "GIT_COMMITTER_NAME": "t",
+    "GIT_COMMITTER_EMAIL": "t@example.com",
+}
+
+
+def git(root: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", *args], cwd=root, env={**os.environ, **GIT}, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    result = run_cli("init", str(tmp_path / "demo"), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    root = Path(result.json()["root"])
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "new project")
+    monkeypatch.chdir(root)
+    return root
+
+
+def test_the_wheel_packs_exactly_the_template_paths():
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text())
+    packed = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert sorted(packed) == sorted(TEMPLATE_PATHS)
+    assert all(target == f"mlops/_template/{source}" for source, target in packed.items())
+
+
+def test_init_names_the_project_and_refuses_to_overwrite(project, tmp_path):
+    assert "name: demo" in (project / "mlops.yaml").read_text()
+    assert "experiment_name: demo" in (project / "pipelines" / "train.yml").read_text()
+    again = run_cli("init", str(project))
+    assert again.exit_code == 2
+    assert "not empty" in again.stderr
+
+
+def test_init_rejects_a_name_azure_cannot_use_and_writes_nothing(tmp_path):
+    result = run_cli("init", str(tmp_path / "x"), "--name", "Bad_Name")
+    assert result.exit_code == 2
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_new_projects_own_tests_pass(project):
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
+def models_show(reference: str) -> dict:
+    result = run_cli("models", "show", reference, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    return result.json()
+
+
+def test_train_gate_register_loop_with_lineage(project):
+    first = run_cli("run", "-o", "json", env=BUILD)
+    assert first.exit_code == 0, first.stdout[-3000:]
+    champion = models_show("demo")
+    assert (champion["version"], champion["aliases"]) == ("1", ["champion"])
+    tags = champion["tags"]
+    assert tags["git_commit"] == git(project, "rev-parse", "HEAD")
+    assert tags["git_branch"] == "main"
+    assert tags["git_dirty"] == "false"
+    assert tags["build_id"] == "42"
+    assert tags["build_uri"] == "https://dev.azure.com/contoso/ml/_build/results?buildId=42"
+    assert tags["pipeline_run_id"] == first.json()["run_id"]
+    assert tags["dataset_name"] == "breast-cancer"
+    assert len(tags["dataset_version"]) == 16
+    assert float(tags["roc_auc"]) > 0.95
+    assert tags["gate_decision"] == "promoted"
+    assert tags["forced"] == "false"
+
+    unchanged = run_cli("run", "-o", "json")
+    assert unchanged.exit_code == 0
+    report = Path(unchanged.json()["outputs"]["gate_report"]) / "gate_report.json"
+    assert '"decision": "not promoted"' in report.read_text()
+    assert models_show("demo")["version"] == "1"
+    assert [v["version"] for v in run_cli("models", "list", "-o", "json").json()] == ["1"]
+
+    better = run_cli("run", "--set", "inputs.regularization=0.01", "-o", "json")
+    assert better.exit_code == 0
+    champion = models_show("demo@champion")
+    assert champion["version"] == "2"
+    evidence = champion["gate_report"]
+    assert evidence["decision"] == "promoted"
+    assert evidence["champion"]["version"] == "1"
+    assert evidence["challenger"]["metrics"]["roc_auc"] > evidence["champion"]["metrics"]["roc_auc"]
+    assert models_show("demo:1")["aliases"] == []
+
+
+def test_force_register_records_that_it_was_forced(project):
+    run_cli("run")
+    forced = run_cli("run", "--force-register", "-o", "json")
+    assert forced.exit_code == 0
+    version = models_show("demo")
+    assert version["version"] == "2"
+    assert version["tags"]["forced"] == "true"
+    assert version["tags"]["gate_decision"] == "not promoted"
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda text: "", "the file is empty"),
+        (lambda text: text.replace("mean_radius,", "mean_radios,", 1), "'mean_radius'"),
+        (lambda text: text.replace("\n17.99,", "\nseventeen,", 1), "column 'mean_radius'"),
+    ],
+    ids=["empty file", "missing column", "wrong type"],
+)
+def test_bad_data_fails_the_prep_step_and_registers_nothing(project, damage, message):
+    data = project / "data" / "breast_cancer.csv"
+    data.write_text(damage(data.read_text()))
+    result = run_cli("run", "-o", "json")
+    assert result.exit_code == 1
+    steps = {s["step"]: s for s in result.json()["steps"]}
+    assert steps["prep"]["status"] == "failed"
+    assert message in Path(steps["prep"]["log"]).read_text()
+    assert steps["register"]["status"] == "canceled"
+    assert run_cli("models", "list", "-o", "json").json() == []
+
+
+def test_ui_serves_the_mlflow_ui_on_loopback(project):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlops", "ui", "--port", str(port)],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    assert page.status == 200
+                    break
+            except OSError:
+                assert server.poll() is None, "mlops ui exited"
+                assert time.monotonic() < deadline, "the MLflow UI never answered"
+                time.sleep(0.5)
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
