@@ -140,6 +140,9 @@ def _readme(name: str) -> str:
 A model project on the `mlops` platform, created by `mlops init` from the reference project
 (a breast-cancer screening classifier: replace it with your model).
 
+With mlops installed (`pip install "mlops[model]" pytest`, from your platform's index or
+wheel):
+
 ```bash
 pytest                                   # the model's unit tests
 mlops run                                # train, gate and register on this machine
