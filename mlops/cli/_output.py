@@ -101,3 +101,10 @@ def _pipeline_annotation(issue: Issue) -> None:
         sys.stderr.write(
             f"::{kind} file={issue.file},line={issue.line or 1},col={issue.column or 1}::{text}\n"
         )
+
+
+def timestamp(ms: int) -> str:
+    """An MLflow time (milliseconds since the epoch) as UTC, the same on every machine."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -55,7 +54,7 @@ def list_(
         table.add_row(
             escape(f"{v.name}:{v.version}"),
             ", ".join(v.aliases),
-            _when(v.created_ms)[:16],
+            _output.timestamp(v.created_ms)[:16],
             *tags,
             escape(v.tags.get("build_id", "")),
         )
@@ -93,7 +92,7 @@ def show(
     console = _output.stdout()
     aliases = f" ({', '.join('@' + a for a in found.aliases)})" if found.aliases else ""
     console.print(f"[bold]{escape(found.name)}:{found.version}[/bold]{aliases}")
-    console.print(f"registered {_when(found.created_ms)}; {escape(found.description)}")
+    console.print(f"registered {_output.timestamp(found.created_ms)}; {escape(found.description)}")
     tags = Table(title="tags", title_justify="left", show_header=False)
     for key, value in sorted(found.tags.items()):
         tags.add_row(escape(key), escape(value))
@@ -167,14 +166,10 @@ def _version_dict(v) -> dict:
         "name": v.name,
         "version": v.version,
         "aliases": v.aliases,
-        "registered": _when(v.created_ms),
+        "registered": _output.timestamp(v.created_ms),
         "description": v.description,
         "tags": v.tags,
         "run_id": v.run_id,
         "source": v.source,
         "gate_report": v.gate_report,
     }
-
-
-def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -44,7 +43,7 @@ def list_(
         table.add_row(
             run.run_id,
             run.status.lower(),
-            _when(run.start_ms),
+            _output.timestamp(run.start_ms),
             _took(run.duration),
             escape(run.tags.get("mlops.pipeline", "")),
         )
@@ -81,8 +80,9 @@ def show(
         _output.emit_json({**_run_dict(parent), "steps": [_run_dict(s) for s in steps]})
         return
     console = _output.stdout()
+    started = _output.timestamp(parent.start_ms)
     console.print(
-        f"run {parent.run_id}: {parent.status.lower()}, started {_when(parent.start_ms)},"
+        f"run {parent.run_id}: {parent.status.lower()}, started {started},"
         f" took {_took(parent.duration)}; pipeline {escape(parent.tags.get('mlops.pipeline', ''))}"
     )
     if parent.params:
@@ -116,16 +116,12 @@ def _run_dict(run) -> dict:
         "run_id": run.run_id,
         "name": run.name,
         "status": run.status.lower(),
-        "started": _when(run.start_ms),
+        "started": _output.timestamp(run.start_ms),
         "duration_s": run.duration,
         "tags": run.tags,
         "params": run.params,
         "metrics": run.metrics,
     }
-
-
-def _when(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _took(seconds: float | None) -> str:

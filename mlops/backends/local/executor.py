@@ -80,8 +80,7 @@ class Executor:
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._stopping = False
-        self._hashes: dict[Path, str] = {}
-        self._code_hashes: dict[Path, str] = {}
+        self._hashes: dict[tuple[str, Path], str] = {}
 
     def run(self) -> dict[str, StepResult]:
         """Run every step; return each step's result in plan order."""
@@ -281,21 +280,19 @@ class Executor:
 
     def _code_hash(self, folder: Path) -> str:
         """Code folders are hashed once per run: steps of one component share them."""
-        with self._lock:
-            cached = self._code_hashes.get(folder)
-        if cached is None:
-            cached = code_hash(folder)
-            with self._lock:
-                self._code_hashes[folder] = cached
-        return cached
+        return self._memo(("code", folder), lambda: code_hash(folder))
 
     def _hash(self, path: Path) -> str:
+        """Data is hashed once per run, however many steps read it."""
+        return self._memo(("data", path), lambda: content_hash(path))
+
+    def _memo(self, key: tuple[str, Path], compute: Callable[[], str]) -> str:
         with self._lock:
-            cached = self._hashes.get(path)
+            cached = self._hashes.get(key)
         if cached is None:
-            cached = content_hash(path)
+            cached = compute()  # outside the lock: hashing may take a while
             with self._lock:
-                self._hashes[path] = cached
+                self._hashes[key] = cached
         return cached
 
 
