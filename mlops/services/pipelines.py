@@ -26,6 +26,13 @@ def load_checked_job(path: Path, cache_dir: Path | None = None) -> PipelineJob:
     A successful SDK validation is remembered under `cache_dir`, keyed by the contents of
     every file involved and the SDK version, so unchanged pipelines skip the SDK import.
     """
+    if not path.is_file():
+        from mlops.config import display_path
+
+        raise PipelineError(
+            f"{display_path(path)} does not exist",
+            hint="pass the pipeline job YAML, e.g. `mlops run pipelines/train.yml`",
+        )
     try:
         job = load_pipeline_job(path)
     except PipelineError as parse_error:

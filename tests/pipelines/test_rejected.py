@@ -177,3 +177,9 @@ def test_validate_defaults_to_the_pipelines_folder(pipeline_project, cli):
     result = cli("validate")
     assert result.exit_code == 2
     assert "no YAML files" in result.stderr
+
+
+def test_a_pipeline_file_that_does_not_exist_is_named(pipeline_project):
+    pipeline_project("chain")
+    report = rejected("nope.yml")
+    assert report["message"] == "nope.yml does not exist"
