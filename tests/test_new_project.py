@@ -104,6 +104,7 @@ def test_train_gate_register_loop_with_lineage(project):
     assert float(tags["roc_auc"]) > 0.95
     assert tags["gate_decision"] == "promoted"
     assert tags["forced"] == "false"
+    assert_gate_evidence_is_in_mlflow(project, first.json())
 
     unchanged = run_cli("run", "-o", "json")
     assert unchanged.exit_code == 0
@@ -121,6 +122,24 @@ def test_train_gate_register_loop_with_lineage(project):
     assert evidence["champion"]["version"] == "1"
     assert evidence["challenger"]["metrics"]["roc_auc"] > evidence["champion"]["metrics"]["roc_auc"]
     assert models_show("demo:1")["aliases"] == []
+
+
+def assert_gate_evidence_is_in_mlflow(project: Path, summary: dict) -> None:
+    from mlflow import MlflowClient
+
+    evaluate = next(s for s in summary["steps"] if s["step"] == "evaluate")
+    uri = f"sqlite:///{project / '.mlops' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    artifacts = {a.path for a in client.list_artifacts(evaluate["mlflow_run_id"])}
+    assert {
+        "gate_report.json",
+        "metric_comparison.png",
+        "roc_curve.png",
+        "confusion_matrix.png",
+    } <= artifacts
+    run = client.get_run(evaluate["mlflow_run_id"])
+    assert run.data.tags["gate_decision"] == "promoted"
+    assert "challenger_roc_auc" in run.data.metrics
 
 
 def test_force_register_records_that_it_was_forced(project):
