@@ -74,3 +74,7 @@ class PipelineError(BadInputError):
 
 class NotFoundError(MlopsError):
     """Something the command was asked about does not exist."""
+
+
+class BackendError(MlopsError):
+    """A backend (local or Azure) could not do what was asked."""

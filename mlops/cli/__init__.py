@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, init, models, run, runs
+from mlops.cli import config, deploy, init, models, run, runs, up
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -37,6 +37,7 @@ Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 130 interrupted.
   mlops -c other/mlops.yaml config show
 """,
 )
+app.command(name="up")(up.up)
 app.command(name="init")(init.init)
 app.add_typer(config.app, name="config")
 app.command(name="run")(run.run)
@@ -44,6 +45,10 @@ app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.command(name="ui")(models.ui)
+app.command(name="deploy")(deploy.deploy)
+app.add_typer(deploy.endpoints_app, name="endpoints")
+app.command(name="smoke")(deploy.smoke)
+app.command(name="serve")(deploy.serve)
 
 
 def _version(value: bool) -> None:

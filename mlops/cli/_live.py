@@ -41,8 +41,13 @@ class LiveView:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop redrawing; idempotent (the view also closes itself when every step ended)."""
         if self._live is not None:
-            self._live.__exit__(*exc)
+            live, self._live = self._live, None
+            live.stop()
 
     def on_event(self, event: Any) -> None:
         with self._lock:
@@ -53,6 +58,8 @@ class LiveView:
                 self.duration[event.step] = event.result.duration
         if self._live is None:
             self._print_event(event)
+        elif all(state not in ("waiting", "running") for state in self.state.values()):
+            self.close()
 
     def on_line(self, step: str, line: str) -> None:
         from rich.markup import escape

@@ -2,7 +2,9 @@
 
 Request:  {"data": [{"mean_radius": 14.1, ..., "worst_fractal_dimension": 0.08}, ...]}
 Response: {"predictions": [0 or 1, ...], "probabilities": [float in 0..1, ...]}
-(1 = malignant). Malformed requests raise ScoringError naming the row and field.
+(1 = malignant). The inference-schema decorators declare both, so the inference server
+publishes them as a Swagger document; a malformed request gets a 400 answer naming the row
+and field, never a 500.
 """
 
 from __future__ import annotations
@@ -13,10 +15,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+from inference_schema.parameter_types.standard_py_parameter_type import (
+    StandardPythonParameterType,
+)
+from inference_schema.schema_decorators import input_schema, output_schema
+
 from diagnosis.schema import FEATURES
+
+try:  # inside azureml-inference-server-http, as in Azure ML
+    from azureml.contrib.services.aml_response import AMLResponse
+except ImportError:  # the same class, imported directly (tests, other hosts)
+    from azureml_inference_server_http.api.aml_response import AMLResponse
 
 MAX_ROWS = 1000
 OUTPUT_FIELDS = {"predictions": int, "probabilities": float}
+SAMPLE_INPUT = [dict.fromkeys(FEATURES, 1.0)]
+SAMPLE_OUTPUT = {"predictions": [1], "probabilities": [0.97]}
 
 model: Any = None
 
@@ -37,15 +51,21 @@ def init() -> None:
     model = mlflow.sklearn.load_model(str(found[0].parent))
 
 
-def parse_request(raw: str | bytes | dict) -> list[list[float]]:
-    """The feature rows of a request, in FEATURES order, or ScoringError."""
+def parse_request(raw: str | bytes) -> list[list[float]]:
+    """The feature rows of a raw request body {"data": [...]}, in FEATURES order."""
     try:
-        body = json.loads(raw) if isinstance(raw, str | bytes) else raw
+        body = json.loads(raw)
     except ValueError as exc:
         raise ScoringError(f"the request is not valid JSON: {exc}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+    if not isinstance(body, dict) or "data" not in body:
         raise ScoringError('expected a JSON object {"data": [row, ...]}')
-    rows = body["data"]
+    return parse_rows(body["data"])
+
+
+def parse_rows(rows: Any) -> list[list[float]]:
+    """Check the rows of a request: objects with exactly the FEATURES, each a finite number."""
+    if not isinstance(rows, list):
+        raise ScoringError(f'"data" must be a list of rows, got {type(rows).__name__}')
     if not rows:
         raise ScoringError('"data" is empty: send at least one row')
     if len(rows) > MAX_ROWS:
@@ -72,12 +92,17 @@ def parse_request(raw: str | bytes | dict) -> list[list[float]]:
     return parsed
 
 
-def run(raw_data: str) -> dict[str, list]:
-    """Score a request: one prediction and one probability of malignancy per row."""
+@input_schema("data", StandardPythonParameterType(SAMPLE_INPUT), convert_to_provided_type=False)
+@output_schema(StandardPythonParameterType(SAMPLE_OUTPUT))
+def run(data: Any) -> dict[str, list] | AMLResponse:
+    """Score the rows of `data`: one prediction and one probability of malignancy per row."""
     import pandas as pd
 
-    frame = pd.DataFrame(parse_request(raw_data), columns=list(FEATURES))
-    probabilities = model.predict_proba(frame)[:, 1]
+    try:
+        rows = parse_rows(data)
+    except ScoringError as exc:
+        return AMLResponse({"error": str(exc)}, 400, json_str=True)
+    probabilities = model.predict_proba(pd.DataFrame(rows, columns=list(FEATURES)))[:, 1]
     return {
         "predictions": [int(p >= 0.5) for p in probabilities],
         "probabilities": [round(float(p), 6) for p in probabilities],

@@ -26,7 +26,7 @@ def scorer(trained, tmp_path_factory):
 
 
 def test_run_returns_the_declared_output_schema(scorer):
-    result = scorer.run(SAMPLE.read_text())
+    result = scorer.run(json.loads(SAMPLE.read_text())["data"])
     assert set(result) == set(score.OUTPUT_FIELDS)
     assert len(result["predictions"]) == len(result["probabilities"]) == 2
     assert all(type(p) is int and p in (0, 1) for p in result["predictions"])
@@ -44,7 +44,8 @@ def row(**changes):
     ("request_body", "message"),
     [
         ("{not json", "not valid JSON"),
-        (json.dumps([1, 2]), 'expected a JSON object {"data"'),
+        (json.dumps("just text"), 'expected a JSON object {"data"'),
+        (json.dumps({"data": "x"}), '"data" must be a list of rows, got str'),
         (json.dumps({"data": []}), '"data" is empty'),
         (json.dumps({"data": [row(mean_radius=...)]}), "row 0: missing field(s) mean_radius"),
         (json.dumps({"data": [row(colour=1)]}), "row 0: unknown field(s) colour"),
@@ -54,10 +55,16 @@ def row(**changes):
         (json.dumps({"data": [3]}), "row 0: expected an object"),
     ],
 )
-def test_malformed_requests_are_rejected_with_a_clear_error(scorer, request_body, message):
+def test_malformed_requests_are_rejected_with_a_clear_error(request_body, message):
     with pytest.raises(score.ScoringError) as caught:
-        scorer.run(request_body)
+        score.parse_request(request_body)
     assert message in str(caught.value)
+
+
+def test_run_answers_a_malformed_request_with_400_not_an_exception(scorer):
+    response = scorer.run([{"mean_radius": "big"}])
+    assert response.status_code == 400
+    assert "row 0: missing field(s)" in json.loads(response.get_data())["error"]
 
 
 def test_init_says_where_it_looked_when_there_is_no_model(tmp_path, monkeypatch):

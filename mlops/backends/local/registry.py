@@ -33,8 +33,8 @@ class Registry:
 
         for name in ("mlflow", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        uri = f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
-        self._client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        self._uri = f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
+        self._client = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
 
     def names(self) -> list[str]:
         return sorted(m.name for m in self._client.search_registered_models())
@@ -60,6 +60,17 @@ class Registry:
             return None
         record = _version(found, self._aliases(name))
         return ModelVersion(**{**record.__dict__, "gate_report": self._report(record.run_id)})
+
+    def download(self, name: str, version: str, destination: Path) -> Path:
+        """Copy a version's model files into `destination`; return the folder holding MLmodel."""
+        import mlflow
+
+        source = self._client.get_model_version_download_uri(name, version)
+        destination.mkdir(parents=True, exist_ok=True)
+        local = mlflow.artifacts.download_artifacts(
+            artifact_uri=source, dst_path=str(destination), tracking_uri=self._uri
+        )
+        return Path(local)
 
     def _aliases(self, name: str) -> dict[str, list[str]]:
         from mlflow.exceptions import MlflowException

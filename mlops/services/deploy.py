@@ -1,0 +1,249 @@
+"""Local deployment use cases: deploy, stop, list, serve and smoke-test the model's endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.config import LoadedConfig
+from mlops.errors import BackendError, ConfigError, NotFoundError
+from mlops.services.run import state_dir
+
+
+def scoring_code(loaded: LoadedConfig) -> tuple[Path, Path]:
+    """The code folder to serve from and the scoring script inside it.
+
+    The code folder is the first parent of `model.scoring_script` that is not a Python
+    package, so `from diagnosis.schema import ...` works as it does in Azure ML.
+    """
+    model = loaded.config.model
+    if model is None or model.scoring_script is None:
+        raise ConfigError(
+            "mlops.yaml names no scoring script to serve",
+            hint="add to mlops.yaml:\nmodel:\n  scoring_script: src/<package>/score.py",
+        )
+    script = (loaded.root / model.scoring_script).resolve()
+    if not script.is_file():
+        raise ConfigError(
+            f"model.scoring_script {model.scoring_script} does not exist",
+            hint=f"looked for {script}; fix the path in mlops.yaml",
+        )
+    root = script.parent
+    while (root / "__init__.py").exists():
+        root = root.parent
+    return root, script
+
+
+def model_name(loaded: LoadedConfig) -> str:
+    model = loaded.config.model
+    return (model.name if model and model.name else None) or loaded.config.project.name
+
+
+def resolve_model(loaded: LoadedConfig, reference: str | None):
+    """The registered version to serve: `reference`, else the configured model's champion."""
+    from mlops.services import models
+
+    return models.show(state_dir(loaded), reference or model_name(loaded))
+
+
+def endpoints(loaded: LoadedConfig):
+    from mlops.backends.local.serving import LocalEndpoints
+
+    return LocalEndpoints(state_dir(loaded))
+
+
+def deploy_local(
+    loaded: LoadedConfig,
+    reference: str | None = None,
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+) -> tuple[Any, bool]:
+    """Serve a registered version locally; (endpoint, started) where started is False when
+    that version was already serving and healthy."""
+    from mlops.backends.local.serving import HEALTHY, ServerSpec
+    from mlops.services.models import registry
+
+    version = resolve_model(loaded, reference)
+    name = loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+    local = endpoints(loaded)
+    current = local.get(name)
+    same = current and (current.model, current.version) == (version.name, version.version)
+    if same and local.status(current) == HEALTHY:
+        return current, False
+    code_root, script = scoring_code(loaded)
+    state = state_dir(loaded)
+    endpoint = local.deploy(
+        name,
+        version.name,
+        version.version,
+        lambda model_dir, port: ServerSpec(code_root, script, model_dir, _workers(), port),
+        fetch_model=lambda model_dir: registry(state).download(
+            version.name, version.version, model_dir
+        ),
+        progress=progress,
+    )
+    return endpoint, True
+
+
+def stop_local(loaded: LoadedConfig):
+    name = loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+    return endpoints(loaded).stop(name)
+
+
+def endpoint_statuses(loaded: LoadedConfig) -> list[tuple[Any, str]]:
+    local = endpoints(loaded)
+    return [(e, local.status(e)) for e in local.list()]
+
+
+def _workers() -> int:
+    return int(os.environ.get("MLOPS_SERVER_WORKERS", os.cpu_count() or 1))
+
+
+@dataclass
+class SmokeResult:
+    url: str
+    checks: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "url": self.url, "checks": self.checks}
+
+
+def smoke_local(loaded: LoadedConfig, repeats: int = 5) -> SmokeResult:
+    """Send the sample request(s) from mlops.yaml; check status, schema and row count."""
+    from mlops.backends.local.serving import HEALTHY
+
+    name = loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+    local = endpoints(loaded)
+    endpoint = local.get(name)
+    if endpoint is None:
+        raise NotFoundError(
+            f"endpoint '{name}' is not deployed locally", hint="run `mlops deploy --env local`"
+        )
+    status = local.status(endpoint)
+    if status != HEALTHY:
+        raise BackendError(
+            f"endpoint '{name}' is {status}", hint=f"see {endpoint.log}, then deploy again"
+        )
+    schema = _response_schema(endpoint.swagger)
+    result = SmokeResult(endpoint.url)
+    for sample in _samples(loaded):
+        body = sample.read_bytes()
+        rows = len(json.loads(body).get("data", []))
+        latencies, status_code, answer = [], 0, None
+        for _ in range(repeats):
+            started = time.perf_counter()
+            status_code, answer = _post(endpoint.url, body)
+            latencies.append((time.perf_counter() - started) * 1000)
+        problems = _check(status_code, answer, schema, rows)
+        result.checks.append(
+            {
+                "sample": str(sample.relative_to(loaded.root)),
+                "status": status_code,
+                "ok": not problems,
+                "problems": problems,
+                "latency_ms": {
+                    "median": round(statistics.median(latencies), 2),
+                    "max": round(max(latencies), 2),
+                },
+            }
+        )
+    return result
+
+
+def _samples(loaded: LoadedConfig) -> list[Path]:
+    model = loaded.config.model
+    if model is None or model.sample_request is None:
+        raise ConfigError(
+            "mlops.yaml names no sample request",
+            hint="add to mlops.yaml:\nmodel:\n  sample_request: path/to/request.json",
+        )
+    path = (loaded.root / model.sample_request).resolve()
+    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise ConfigError(f"model.sample_request {model.sample_request} has no JSON request")
+    return files
+
+
+def _post(url: str, body: bytes) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(errors="replace")
+    except (OSError, ValueError) as exc:
+        return 0, str(exc)
+
+
+def _response_schema(swagger_url: str) -> dict[str, Any] | None:
+    """The 200 response schema the server publishes from the script's @output_schema."""
+    try:
+        with urllib.request.urlopen(swagger_url, timeout=10) as response:
+            swagger = json.loads(response.read())
+        schema = swagger["paths"]["/score"]["post"]["responses"]["200"]["schema"]
+    except (OSError, ValueError, KeyError):
+        return None
+    # its $ref points into the document's definitions: carry them along
+    return {**schema, "definitions": swagger.get("definitions", {})}
+
+
+def _check(status: int, answer: Any, schema: dict[str, Any] | None, rows: int) -> list[str]:
+    if status != 200:
+        return [f"expected status 200, got {status}: {str(answer)[:300]}"]
+    if schema is None:
+        return ["the endpoint publishes no output schema (swagger.json); declare @output_schema"]
+    import jsonschema
+
+    validator = jsonschema.Draft4Validator(schema)  # Swagger 2 schemas are draft 4
+    problems = [
+        f"{'/'.join(map(str, e.path)) or 'response'}: {e.message}"
+        for e in validator.iter_errors(answer)
+    ]
+    if not problems and isinstance(answer, dict):
+        for key, values in answer.items():
+            if isinstance(values, list) and len(values) != rows:
+                problems.append(f"{key}: {len(values)} values for {rows} rows")
+    return problems
+
+
+def serve_foreground(
+    loaded: LoadedConfig,
+    reference: str | None,
+    port: int,
+    *,
+    progress: Callable[[str], None] = lambda message: None,
+) -> int:
+    """The same server as a local deployment, in the foreground; its exit code."""
+    import subprocess
+
+    from mlops.backends.local.serving import ServerSpec
+    from mlops.services.models import registry
+
+    version = resolve_model(loaded, reference)
+    code_root, script = scoring_code(loaded)
+    model_dir = state_dir(loaded) / "serve" / "azureml-models" / version.name / version.version
+    if not any(model_dir.rglob("MLmodel")):
+        registry(state_dir(loaded)).download(version.name, version.version, model_dir)
+    spec = ServerSpec(code_root, script, model_dir, _workers(), port)
+    progress(f"serving {version.name}:{version.version} at http://127.0.0.1:{port}/score")
+    process = subprocess.Popen(spec.command(), cwd=code_root, env=spec.environment())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait()
+        return 0

@@ -1,0 +1,114 @@
+"""`mlops up`: the whole loop on this machine: train, gate, register, deploy, smoke-test."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.config import LoadedConfig
+from mlops.errors import NotFoundError
+from mlops.services import deploy, run
+
+
+@dataclass
+class UpSummary:
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    run: Any = None  # run.RunSummary
+    gate: dict[str, Any] | None = None
+    model: Any = None  # registry.ModelVersion
+    endpoint: Any = None  # serving.Endpoint
+    smoke: Any = None  # deploy.SmokeResult
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.run and self.run.ok and self.smoke and self.smoke.ok)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "steps": self.steps,
+            "run": self.run.to_dict() if self.run else None,
+            "gate": self.gate,
+            "model": None
+            if self.model is None
+            else {"name": self.model.name, "version": self.model.version, "tags": self.model.tags},
+            "endpoint": self.endpoint.to_dict() if self.endpoint else None,
+            "smoke": self.smoke.to_dict() if self.smoke else None,
+        }
+
+
+class _Clock:
+    def __init__(self, summary: UpSummary) -> None:
+        self.summary = summary
+        self.started = time.perf_counter()
+
+    def lap(self, step: str, detail: str) -> None:
+        now = time.perf_counter()
+        self.summary.steps.append(
+            {"step": step, "seconds": round(now - self.started, 2), "detail": detail}
+        )
+        self.started = now
+
+
+def up(
+    loaded: LoadedConfig,
+    *,
+    use_cache: bool = True,
+    on_plan: Callable[[list[str]], Any] | None = None,
+    on_event: Callable | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> UpSummary:
+    """Run every stage; stop at the first that fails and report what happened so far."""
+    summary = UpSummary()
+    clock = _Clock(summary)
+    state = run.state_dir(loaded)
+    state.mkdir(parents=True, exist_ok=True)
+    clock.lap("set up", f"local state in {state}")
+
+    run_id = run.new_run_id()
+    plan = run.prepare(loaded, None, {}, run_id=run_id)
+    if on_plan is not None:
+        on_plan(list(plan.steps))
+    summary.run = run.execute(loaded, plan, run_id=run_id, use_cache=use_cache, on_event=on_event)
+    reused = sum(s.status == "reused" for s in summary.run.steps.values())
+    clock.lap(
+        "train, gate, register",
+        f"run {run_id}: {len(summary.run.steps) - reused} ran, {reused} reused",
+    )
+    if not summary.run.ok:
+        return summary
+    summary.gate = _gate_report(summary.run.outputs)
+
+    try:
+        summary.model = deploy.resolve_model(loaded, None)
+    except NotFoundError as exc:
+        raise NotFoundError(
+            "the gate promoted no model and there is no champion to deploy",
+            hint="see the gate's reason above; `mlops run --force-register` registers anyway",
+        ) from exc
+    summary.endpoint, started = deploy.deploy_local(loaded, None, progress=progress)
+    clock.lap(
+        "deploy",
+        f"{'started' if started else 'already serving'} {summary.model.name}:"
+        f"{summary.model.version} at {summary.endpoint.url}",
+    )
+    summary.smoke = deploy.smoke_local(loaded)
+    checks = summary.smoke.checks
+    clock.lap(
+        "smoke test",
+        ", ".join(f"{c['status']} in {c['latency_ms']['median']} ms" for c in checks)
+        + ("" if summary.smoke.ok else ": FAILED"),
+    )
+    return summary
+
+
+def _gate_report(outputs: dict[str, Path]) -> dict[str, Any] | None:
+    for folder in outputs.values():
+        report = Path(folder) / "gate_report.json"
+        if report.is_file():
+            return json.loads(report.read_text())
+    return None
