@@ -49,6 +49,7 @@ app.command(name="deploy")(deploy.deploy)
 app.add_typer(deploy.endpoints_app, name="endpoints")
 app.command(name="smoke")(deploy.smoke)
 app.command(name="serve")(deploy.serve)
+app.command(name="package")(deploy.package)
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -67,7 +68,7 @@ def deploy(
     progress = (lambda m: None) if current.json else (lambda m: _output.stderr().print(f"  {m}"))
     endpoint, started = service.deploy_local(loaded, model, progress=progress)
     if current.json:
-        _output.emit_json({"ok": True, "started": started, **endpoint.to_dict()})
+        _output.emit_json({"ok": True, **endpoint.to_dict(), "already_serving": not started})
         return
     verb = "serving" if started else "already serving"
     _output.success(f"{verb} {endpoint.model}:{endpoint.version} at {endpoint.url}")
@@ -178,3 +179,47 @@ def serve(
     )
     if code:
         raise typer.Exit(1)
+
+
+def package(
+    ctx: typer.Context,
+    model: ModelOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="New folder for the build context. Default: .mlops/packages/NAME-VERSION.",
+            file_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Write a container build context for a registered model, as Azure ML would build it.
+
+    Dockerfile on Azure ML's inference base image, the model's conda environment with the
+    inference server, the scoring code and the model under AZUREML_MODEL_DIR.
+
+    [bold]Examples[/bold]
+
+      mlops package --model diagnosis@champion --out build/diagnosis
+
+      docker build -t diagnosis:2 build/diagnosis && docker run -p 5001:5001 diagnosis:2
+    """
+    from mlops.services.package import package as build_context
+
+    current = session(ctx, config=config, output=output)
+    built = build_context(current.load(), model, out)
+    if current.json:
+        _output.emit_json(
+            {"ok": True, "folder": str(built.folder), "image": built.image, "files": built.files}
+        )
+        return
+    _output.success(f"wrote the build context of {built.image} to {built.folder}")
+    _output.stderr().print(
+        f"  docker build -t {built.image} {built.folder}\n"
+        f"  docker run --rm -p 5001:5001 {built.image}\n"
+        "  curl -H 'Content-Type: application/json' -d @request.json"
+        " http://127.0.0.1:5001/score"
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
+from importlib.metadata import version as version_of
 from pathlib import Path
 
 from mlops.config import LoadedConfig
@@ -50,7 +51,11 @@ def package(loaded: LoadedConfig, reference: str | None, out: Path | None) -> Pa
     if pip is None:
         pip = {"pip": []}
         dependencies.append(pip)
-    pip["pip"] += [p for p in SERVER_PACKAGES if not any(str(x).startswith(p) for x in pip["pip"])]
+    pip["pip"] += [
+        f"{p}=={version_of(p)}"  # the versions the local endpoint ran and was tested with
+        for p in SERVER_PACKAGES
+        if not any(str(x).startswith(p) for x in pip["pip"])
+    ]
     environment["name"] = "amlenv"
     (folder / "conda.yaml").write_text(dump_yaml(environment))
 

@@ -2,19 +2,43 @@
 
 The server's command line always binds every interface (0.0.0.0); a local endpoint must only
 answer this machine, so this entry point sets the host its own `run()` passes to gunicorn and
-hands over every argument unchanged: `python -m mlops.backends.local._inference_server ARGS`.
+hands over every other argument unchanged:
+
+    python -m mlops.backends.local._inference_server [--detach LOG] AZMLINFSRV_ARGS...
+
+With `--detach LOG` it becomes a daemon (own session, output to LOG), prints the server's
+pid and returns at once, so the caller neither waits for nor reaps the server.
 """
 
 from __future__ import annotations
 
 import os
-
-from azureml_inference_server_http import amlserver
+import sys
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["--detach"]:
+        log, args = args[1], args[2:]
+        _detach(log)
+    sys.argv = [sys.argv[0], *args]
+    from azureml_inference_server_http import amlserver
+
     amlserver.DEFAULT_HOST = os.environ.get("MLOPS_SERVER_HOST", "127.0.0.1")
     amlserver.run()
+
+
+def _detach(log: str) -> None:
+    pid = os.fork()
+    if pid:  # the caller's child: report the server's pid and leave
+        print(pid, flush=True)
+        os._exit(0)
+    os.setsid()  # its own session and process group: stopped as a group, reaped by init
+    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(out, 1)
+    os.dup2(out, 2)
 
 
 if __name__ == "__main__":

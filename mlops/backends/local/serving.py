@@ -61,11 +61,13 @@ class ServerSpec:
     workers: int
     port: int
 
-    def command(self) -> list[str]:
+    def command(self, detach: Path | None = None) -> list[str]:
+        """The server's command line; with `detach`, it daemonizes and logs there."""
         return [
             sys.executable,
             "-m",
             "mlops.backends.local._inference_server",
+            *(["--detach", str(detach)] if detach else []),
             "--entry_script",
             str(self.entry_script),
             "--model_dir",
@@ -125,28 +127,29 @@ class LocalEndpoints:
         server = spec(model_dir, _free_port())
         log = folder / "server.log"
         progress(f"starting the inference server on 127.0.0.1:{server.port}")
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                server.command(),
-                cwd=server.code_root,
-                env=server.environment(),
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
+        launched = subprocess.run(
+            server.command(detach=log),
+            cwd=server.code_root,
+            env=server.environment(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if launched.returncode != 0 or not launched.stdout.strip().isdigit():
+            raise BackendError(f"the inference server did not start: {launched.stderr.strip()}")
+        pid = int(launched.stdout.strip())
         endpoint = Endpoint(
             name=name,
             model=model,
             version=version,
-            pid=process.pid,
+            pid=pid,
             port=server.port,
             log=str(log),
             folder=str(folder),
             started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
         )
         progress("waiting for it to be healthy")
-        self._wait_healthy(endpoint, process, timeout)
+        self._wait_healthy(endpoint, timeout)
         previous = self.get(name)
         self._save(endpoint)
         if previous is not None and previous.pid != endpoint.pid:
@@ -169,20 +172,17 @@ class LocalEndpoints:
         tmp.write_text(json.dumps(asdict(endpoint), indent=2))
         tmp.replace(self.folder / f"{endpoint.name}.json")
 
-    def _wait_healthy(self, endpoint: Endpoint, process: subprocess.Popen, timeout: float) -> None:
+    def _wait_healthy(self, endpoint: Endpoint, timeout: float) -> None:
+        """Wait for the health probe; on failure stop the server and show its log's end."""
         deadline = time.monotonic() + timeout
         while not _answers(endpoint.port):
-            if process.poll() is not None or time.monotonic() > deadline:
-                _stop(process.pid)
-                tail = _tail(Path(endpoint.log))
-                why = (
-                    "exited"
-                    if process.returncode is not None
-                    else f"did not answer in {timeout:.0f} s"
-                )
+            exited = not _alive(endpoint.pid)
+            if exited or time.monotonic() > deadline:
+                _stop(endpoint.pid)
+                why = "exited" if exited else f"did not answer in {timeout:.0f} s"
                 raise BackendError(
                     f"the inference server for {endpoint.model}:{endpoint.version} {why};"
-                    f" last lines of {endpoint.log}:\n{tail}",
+                    f" last lines of {endpoint.log}:\n{_tail(Path(endpoint.log))}",
                     hint="fix the scoring script or the model, then deploy again;"
                     " the previous endpoint (if any) is still serving",
                 )
@@ -226,27 +226,26 @@ def _stop(pid: int, grace: float = 10.0) -> None:
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while _group_alive(pid) and time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
         time.sleep(0.1)
     if _group_alive(pid):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
+        deadline = time.monotonic() + grace
+        while _group_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def _group_alive(pgid: int) -> bool:
+    """Any process of the group still running; zombies (exited, not yet reaped) do not count."""
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    members = [p for p in Path("/proc").iterdir() if p.name.isdigit()]
-    for proc in members:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
         if int(fields[2]) == pgid and fields[0] != "Z":
