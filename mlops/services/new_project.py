@@ -145,7 +145,8 @@ wheel):
 
 ```bash
 pytest                                   # the model's unit tests
-mlops run                                # train, gate and register on this machine
+mlops up                                 # train, gate, register, serve locally, smoke-test
+mlops run                                # train, gate and register only
 mlops models show {name}                 # the champion, its lineage and the gate's evidence
 mlops run --set inputs.regularization=0.01   # a better model: the gate promotes it
 ```
