@@ -54,6 +54,11 @@ def resolve_model(loaded: LoadedConfig, reference: str | None):
     return models.show(state_dir(loaded), reference or model_name(loaded))
 
 
+def endpoint_name(loaded: LoadedConfig) -> str:
+    """deployment.endpoint_name (mlops.yaml fills its default: <project>-online)."""
+    return loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+
+
 def endpoints(loaded: LoadedConfig):
     from mlops.backends.local.serving import LocalEndpoints
 
@@ -72,7 +77,7 @@ def deploy_local(
     from mlops.services.models import registry
 
     version = resolve_model(loaded, reference)
-    name = loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+    name = endpoint_name(loaded)
     local = endpoints(loaded)
     current = local.get(name)
     same = current and (current.model, current.version) == (version.name, version.version)
@@ -94,8 +99,7 @@ def deploy_local(
 
 
 def stop_local(loaded: LoadedConfig):
-    name = loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
-    return endpoints(loaded).stop(name)
+    return endpoints(loaded).stop(endpoint_name(loaded))
 
 
 def endpoint_statuses(loaded: LoadedConfig) -> list[tuple[Any, str]]:
@@ -124,7 +128,7 @@ def smoke_local(loaded: LoadedConfig, repeats: int = 5) -> SmokeResult:
     """Send the sample request(s) from mlops.yaml; check status, schema and row count."""
     from mlops.backends.local.serving import HEALTHY
 
-    name = loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+    name = endpoint_name(loaded)
     local = endpoints(loaded)
     endpoint = local.get(name)
     if endpoint is None:

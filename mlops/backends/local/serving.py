@@ -104,7 +104,7 @@ class LocalEndpoints:
 
     def status(self, endpoint: Endpoint) -> str:
         """healthy, unhealthy (running, not answering) or crashed (its process is gone)."""
-        if not _alive(endpoint.pid):
+        if not _group_alive(endpoint.pid):
             return CRASHED
         return HEALTHY if _answers(endpoint.port) else UNHEALTHY
 
@@ -176,7 +176,7 @@ class LocalEndpoints:
         """Wait for the health probe; on failure stop the server and show its log's end."""
         deadline = time.monotonic() + timeout
         while not _answers(endpoint.port):
-            exited = not _alive(endpoint.pid)
+            exited = not _group_alive(endpoint.pid)
             if exited or time.monotonic() > deadline:
                 _stop(endpoint.pid)
                 why = "exited" if exited else f"did not answer in {timeout:.0f} s"
@@ -200,23 +200,6 @@ def _answers(port: int) -> bool:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
             return response.status == 200
     except (OSError, urllib.error.URLError):
-        return False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return not _zombie(pid)
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except (OSError, IndexError):
         return False
 
 
