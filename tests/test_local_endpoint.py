@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import mlops_in_background, run_cli
 
 
 def cli_json(*args: str) -> dict:
@@ -201,27 +198,9 @@ def test_up_runs_the_whole_loop_and_reuses_unchanged_steps_the_second_time(proje
 
 
 def test_serve_runs_the_same_server_in_the_foreground(project):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlops", "serve", "--port", str(port)],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while not healthy(port):
-            assert server.poll() is None, "mlops serve exited"
-            assert time.monotonic() < deadline
-            time.sleep(0.3)
+    with mlops_in_background("serve", cwd=project) as port:
         sample = (project / "src" / "diagnosis" / "sample_request.json").read_bytes()
         assert post(f"http://127.0.0.1:{port}/score", sample)[0] == 200
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 def test_package_writes_a_build_context_like_azure_ml_builds(project, tmp_path):

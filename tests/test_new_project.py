@@ -3,11 +3,10 @@ register version 1 as champion with lineage, refuse an unchanged model, promote 
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.request
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlops.services.new_project import TEMPLATE_PATHS
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, mlops_in_background, run_cli
 
 BUILD = {
     "BUILD_BUILDID": "42",
@@ -173,28 +172,12 @@ def test_bad_data_fails_the_prep_step_and_registers_nothing(project, damage, mes
     assert run_cli("models", "list", "-o", "json").json() == []
 
 
-def test_ui_serves_the_mlflow_ui_on_loopback(project):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mlops", "ui", "--port", str(port)],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
-                    assert page.status == 200
-                    break
-            except OSError:
-                assert server.poll() is None, "mlops ui exited"
-                assert time.monotonic() < deadline, "the MLflow UI never answered"
-                time.sleep(0.5)
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+def test_ui_serves_the_mlflow_ui_over_the_local_store_on_loopback(project):
+    run_cli("run")
+    api = "api/2.0/mlflow/registered-models/search"
+    with (
+        mlops_in_background("ui", cwd=project) as port,
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/{api}", timeout=10) as answer,
+    ):
+        models = json.loads(answer.read())["registered_models"]
+    assert [m["name"] for m in models] == ["demo"]
