@@ -314,3 +314,41 @@ def test_set_needs_inputs_name_equals_value(pipeline_project):
 def test_only_the_local_environment_runs_here(pipeline_project):
     pipeline_project("chain")
     assert run_cli("run", "pipeline.yml", "--env", "dev").exit_code == 2
+
+
+def test_ctrl_c_stops_the_running_steps_and_exits_130(pipeline_project, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    import uuid
+
+    root = pipeline_project("failing")
+    marker = uuid.uuid4().hex
+    started = tmp_path / "started"
+    (root / "slow.yml").write_text(
+        "type: pipeline\n"
+        "jobs:\n"
+        "  slow:\n"
+        "    type: command\n"
+        f"    command: touch {started} && sleep 60 && echo {marker}\n"
+        "    environment: azureml:x@latest\n"
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "mlops", "run", "slow.yml"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not started.exists():
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    assert run.wait(timeout=30) == 130
+    survivors = [
+        p
+        for p in Path("/proc").glob("[0-9]*/cmdline")
+        if marker in p.read_bytes().decode(errors="ignore")
+    ]
+    assert survivors == []

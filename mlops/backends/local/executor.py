@@ -107,7 +107,13 @@ class Executor:
                     running[pool.submit(self._run_step, step)] = step_id
                 if not running:
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                try:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    # steps run in their own sessions, so Ctrl-C does not reach them: stop
+                    # them here, or they would outlive the run
+                    self._stop()
+                    raise
                 for future in done:
                     del running[future]
                     result = future.result()
