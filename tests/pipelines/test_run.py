@@ -331,7 +331,7 @@ def test_ctrl_c_stops_the_running_steps_and_exits_130(pipeline_project, tmp_path
         "jobs:\n"
         "  slow:\n"
         "    type: command\n"
-        f"    command: touch {started} && sleep 60 && echo {marker}\n"
+        f"    command: touch {started} && python -c 'import time; time.sleep(60)' {marker}\n"
         "    environment: azureml:x@latest\n"
     )
     run = subprocess.Popen(
