@@ -132,6 +132,7 @@ def test_a_new_version_replaces_the_old_server_only_once_healthy(project):
     while group_alive(first["pid"]) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not group_alive(first["pid"])
+    assert not Path(first["folder"]).exists()  # the replaced copy of the model is removed
 
 
 def test_stop_leaves_no_server_process(project):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -155,6 +156,7 @@ class LocalEndpoints:
         if previous is not None and previous.pid != endpoint.pid:
             progress(f"stopping the previous server ({previous.model}:{previous.version})")
             _stop(previous.pid)
+            shutil.rmtree(previous.folder, ignore_errors=True)  # its copy of the model
         return endpoint
 
     def stop(self, name: str) -> Endpoint | None:
@@ -164,6 +166,7 @@ class LocalEndpoints:
             return None
         _stop(endpoint.pid)
         (self.folder / f"{name}.json").unlink(missing_ok=True)
+        shutil.rmtree(endpoint.folder, ignore_errors=True)
         return endpoint
 
     def _save(self, endpoint: Endpoint) -> None:
