@@ -174,7 +174,11 @@ def execute(
         on_event=on_event or (lambda event: None),
         on_line=on_line,
     )
-    results = Executor(plan, context).run()
+    try:
+        results = Executor(plan, context).run()
+    except BaseException:  # interrupted: the MLflow run must not stay RUNNING forever
+        tracking.end(parent, "KILLED")
+        raise
     summary = RunSummary(
         run_id=run_id,
         pipeline=plan.job.path,
