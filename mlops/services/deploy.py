@@ -55,8 +55,8 @@ def resolve_model(loaded: LoadedConfig, reference: str | None):
 
 
 def endpoint_name(loaded: LoadedConfig) -> str:
-    """deployment.endpoint_name (mlops.yaml fills its default: <project>-online)."""
-    return loaded.config.deployment.endpoint_name or f"{loaded.config.project.name}-online"
+    """deployment.endpoint_name; loading the config always fills it (default <project>-online)."""
+    return str(loaded.config.deployment.endpoint_name)
 
 
 def endpoints(loaded: LoadedConfig):
