@@ -62,6 +62,35 @@ RULES: dict[str, NameRule] = {
         r"[a-zA-Z0-9][a-zA-Z0-9_-]*",
         "letters, digits, '-' and '_'; starts with a letter or digit",
     ),
+    "log_analytics": NameRule(
+        "Log Analytics workspace",
+        4,
+        63,
+        r"[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]",
+        "letters, digits and '-'; starts and ends with a letter or digit",
+    ),
+    "app_insights": NameRule("Application Insights", 1, 255, r"[^%&\\?/]+", "no %, &, \\, ? or /"),
+    "virtual_network": NameRule(
+        "virtual network",
+        2,
+        64,
+        r"[a-zA-Z0-9][a-zA-Z0-9_.-]*[a-zA-Z0-9_]",
+        "letters, digits, '_', '.', '-'; ends with a letter, digit or '_'",
+    ),
+    "kubernetes": NameRule(
+        "AKS cluster",
+        1,
+        63,
+        r"[a-zA-Z0-9][a-zA-Z0-9_-]*[a-zA-Z0-9]",
+        "letters, digits, '-' and '_'; starts and ends with a letter or digit",
+    ),
+    "agent_pool": NameRule(
+        "Managed DevOps Pool",
+        3,
+        44,
+        r"[a-zA-Z0-9][a-zA-Z0-9.-]*",
+        "letters, digits, '.' and '-'; starts with a letter or digit",
+    ),
 }
 
 
@@ -87,11 +116,18 @@ class Names:
     storage_account: str
     key_vault: str
     container_registry: str
+    log_analytics: str
+    app_insights: str
+    virtual_network: str
+    kubernetes: str
+    agent_pool: str
 
     def problems(self) -> list[str]:
         """Every name that breaks its resource type's rule, explained."""
         out = []
         for kind, rule in RULES.items():
+            if not hasattr(self, kind):
+                continue
             problem = rule.problem(getattr(self, kind))
             if problem:
                 out.append(problem)
@@ -113,4 +149,42 @@ def environment_names(
         storage_account="st" + _compact(prefix, project, env) + suffix,
         key_vault="kv" + _compact(prefix, project, env) + suffix,
         container_registry="cr" + _compact(prefix, project, env) + suffix,
+        log_analytics=_dashed("log", prefix, project, env),
+        app_insights=_dashed("appi", prefix, project, env),
+        virtual_network=_dashed("vnet", prefix, project, env),
+        kubernetes=_dashed("aks", prefix, project, env),
+        agent_pool=_dashed("mdp", prefix, project, env),
+    )
+
+
+#: Azure ML registry names: 3 to 33 characters, letters, digits, '-' and '_'.
+REGISTRY_RULE = NameRule(
+    "Azure ML registry",
+    3,
+    33,
+    r"[a-zA-Z0-9][a-zA-Z0-9_-]*",
+    "letters, digits, '-' and '_'; starts with a letter or digit",
+)
+
+
+@dataclass(frozen=True)
+class SharedNames:
+    """Names of the resources every environment shares (the model registry)."""
+
+    resource_group: str
+    registry: str
+
+    def problems(self) -> list[str]:
+        out = [
+            RULES["resource_group"].problem(self.resource_group),
+            REGISTRY_RULE.problem(self.registry),
+        ]
+        return [p for p in out if p]
+
+
+def shared_names(*, prefix: str, project: str, resource_group: str | None) -> SharedNames:
+    """The shared stack's names; the registry is unique per tenant, hence no hash is needed."""
+    return SharedNames(
+        resource_group=resource_group or _dashed("rg", prefix, project, "shared"),
+        registry=_dashed("mlr", prefix, project),
     )

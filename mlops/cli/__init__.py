@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, deploy, init, models, run, runs, up
+from mlops.cli import config, deploy, init, models, render, run, runs, up
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -40,6 +40,7 @@ Exit codes: 0 ok, 1 operation failed, 2 bad input or usage, 130 interrupted.
 app.command(name="up")(up.up)
 app.command(name="init")(init.init)
 app.add_typer(config.app, name="config")
+app.command(name="render")(render.render)
 app.command(name="run")(run.run)
 app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")

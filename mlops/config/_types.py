@@ -147,6 +147,15 @@ PrivateDnsZoneId = _constrained(
     "/providers/Microsoft.Network/privateDnsZones/privatelink.api.azureml.ms",
     flags=re.IGNORECASE,
 )
+DevCenterProjectId = _constrained(
+    "resource_id",
+    r"/subscriptions/" + GUID_PATTERN + r"/resourceGroups/[-\w.()]+"
+    r"/providers/Microsoft\.DevCenter/projects/[a-zA-Z0-9][a-zA-Z0-9_.-]{2,62}",
+    "a Dev Center project resource id",
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-devcenter"
+    "/providers/Microsoft.DevCenter/projects/ml-platform",
+    flags=re.IGNORECASE,
+)
 
 
 def _cidr(value: str) -> str:

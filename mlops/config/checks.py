@@ -70,6 +70,13 @@ def _warning(loc: Loc, message: str, hint: str | None = None) -> Issue:
     return Issue(".".join(map(str, loc)), message, hint, severity="warning", loc=loc)
 
 
+#: folder names under infra/ that are not environments
+RESERVED_ENVIRONMENTS = {
+    "shared": "what the environments share (the model registry)",
+    "roles": "the custom role definitions",
+}
+
+
 def _environments(config: Config) -> Iterator[Issue]:
     azure_envs = config.environments.azure
     approver_names = [
@@ -84,6 +91,13 @@ def _environments(config: Config) -> Iterator[Issue]:
                 f"environment name '{name}' is invalid: expected 2 to 10 lowercase letters or"
                 " digits, starting with a letter",
                 "environment names become part of Azure resource names; rename it, e.g. 'dev'",
+            )
+        elif name in RESERVED_ENVIRONMENTS:
+            yield _error(
+                path,
+                f"environment name '{name}' is reserved: infra/{name}/ holds"
+                f" {RESERVED_ENVIRONMENTS[name]}",
+                "rename the environment, e.g. 'dev', 'test' or 'prod'",
             )
         if env.approval is not None:
             for i, approver in enumerate(env.approval.approvers):
@@ -235,3 +249,9 @@ def _names(config: Config) -> Iterator[Issue]:
                 f"in environment '{env}': {problem}",
                 "shorten project.name or azure.name_prefix",
             )
+    for problem in config.shared_names().problems():
+        yield _error(
+            ("project", "name"),
+            f"in the shared stack: {problem}",
+            "shorten project.name or azure.name_prefix",
+        )

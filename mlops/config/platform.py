@@ -10,6 +10,7 @@ from mlops.config._types import (
     BranchName,
     Cidr,
     ComputeName,
+    DevCenterProjectId,
     DevOpsName,
     Guid,
     Location,
@@ -36,6 +37,11 @@ class Azure(Section):
     )
     name_prefix: NamePrefix = Field(
         "", description="Short organisation prefix put into every resource name."
+    )
+    shared_resource_group: ResourceGroupName | None = Field(
+        None,
+        description="Resource group of what the environments share (the Azure ML registry"
+        " that promotes models); default: rg-<prefix>-<project>-shared.",
     )
 
 
@@ -139,6 +145,11 @@ class BuildAgents(Section):
     vm_size: VmSize = Field("Standard_D2ads_v5", description="VM size of each agent.")
     max_agents: int = Field(2, ge=1, le=100, description="Most agents running at once.")
     image: str = Field("ubuntu-22.04", min_length=1, description="Agent image alias.")
+    dev_center_project_id: DevCenterProjectId | None = Field(
+        None,
+        description="Resource id of the Dev Center project the pool belongs to (created once"
+        " per organisation); needed by `mlops provision`, not by `mlops render`.",
+    )
 
 
 class Network(Section):
@@ -221,7 +232,19 @@ class Cluster(Section):
     )
 
 
+class Kubernetes(Section):
+    """The private AKS cluster per environment (when deployment.target is kubernetes)."""
+
+    system_vm_size: VmSize = Field("Standard_D4ds_v5", description="VM size of system nodes.")
+    node_vm_size: VmSize = Field(
+        "Standard_D4ds_v5", description="VM size of the autoscaling user nodes that serve models."
+    )
+    min_nodes: int = Field(1, ge=0, le=1000, description="Fewest user nodes.")
+    max_nodes: int = Field(5, ge=1, le=1000, description="Most user nodes.")
+
+
 class Compute(Section):
     """Training compute, created by platform engineers and used (never created) by scientists."""
 
     clusters: dict[ComputeName, Cluster] = Field(default={"cpu-cluster": Cluster()})
+    kubernetes: Kubernetes = Field(default=Kubernetes())

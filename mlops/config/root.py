@@ -47,6 +47,10 @@ class Config(Section):
         for env_name, env in self.environments.azure.items():
             if env.resource_group is None:
                 env.resource_group = naming.default_resource_group(prefix, project, env_name)
+        if self.azure.shared_resource_group is None:
+            self.azure.shared_resource_group = naming.shared_names(
+                prefix=prefix, project=project, resource_group=None
+            ).resource_group
         if self.devops.repository is None:
             self.devops.repository = project
         if self.devops.agent_pool is None:
@@ -66,4 +70,12 @@ class Config(Section):
             env=env,
             resource_group=spec.resource_group or "",
             subscription_id=spec.subscription_id or self.azure.subscription_id,
+        )
+
+    def shared_names(self) -> naming.SharedNames:
+        """Names of the shared stack (the Azure ML registry)."""
+        return naming.shared_names(
+            prefix=self.azure.name_prefix,
+            project=self.project.name,
+            resource_group=self.azure.shared_resource_group,
         )

@@ -1,0 +1,1 @@
+"""What `mlops render` derives from mlops.yaml: ARM templates under infra/ (pure, no SDK)."""

@@ -1,0 +1,82 @@
+"""Every file `mlops render` derives from mlops.yaml, as (path, text) pairs.
+
+Rendering is a pure function of the configuration: the same mlops.yaml gives the same bytes,
+which is what lets `mlops render --check` tell a stale committed file from a current one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.config.root import Config
+from mlops.render.arm import Template
+from mlops.render.infra import environment_template, shared_template
+from mlops.serialize import dump_json
+
+SHARED = "shared"
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    path: str  # relative to the project root, '/'-separated
+    text: str
+
+
+def stacks(config: Config) -> dict[str, Template]:
+    """Deployment stacks in apply order: the shared stack first, then each environment."""
+    out = {SHARED: shared_template(config)}
+    for env in config.environments.azure:
+        out[env] = environment_template(config, env)
+    return out
+
+
+def stack_files(name: str, template: Template) -> list[RenderedFile]:
+    return [
+        RenderedFile(f"infra/{name}/main.json", dump_json(template.to_arm())),
+        RenderedFile(f"infra/{name}/main.parameters.json", dump_json(template.parameters_file())),
+    ]
+
+
+def render(config: Config) -> list[RenderedFile]:
+    """All rendered files of the project."""
+    files: list[RenderedFile] = []
+    for name, template in stacks(config).items():
+        files.extend(stack_files(name, template))
+    return files
+
+
+@dataclass(frozen=True)
+class Drift:
+    """How the files on disk differ from what would be rendered."""
+
+    changed: list[str]
+    missing: list[str]
+    extra: list[str]  # files in rendered folders that rendering no longer produces
+
+    @property
+    def stale(self) -> list[str]:
+        return sorted(self.changed + self.missing + self.extra)
+
+
+def rendered_folders(files: list[RenderedFile]) -> set[str]:
+    return {f.path.rsplit("/", 1)[0] for f in files}
+
+
+def compare(root: Path, files: list[RenderedFile]) -> Drift:
+    changed, missing = [], []
+    for f in files:
+        target = root / f.path
+        if not target.is_file():
+            missing.append(f.path)
+        elif target.read_text(encoding="utf-8") != f.text:
+            changed.append(f.path)
+    expected = {f.path for f in files}
+    extra = []
+    infra = root / "infra"
+    if infra.is_dir():
+        for path in sorted(infra.glob("*/*.json")):
+            rel = path.relative_to(root).as_posix()
+            if rel not in expected and rel.split("/")[1] != "roles":
+                extra.append(rel)
+    return Drift(changed, missing, extra)
