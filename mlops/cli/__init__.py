@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, deploy, init, models, render, run, runs, up
+from mlops.cli import config, deploy, infra, init, models, render, run, runs, up
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -41,6 +41,8 @@ app.command(name="up")(up.up)
 app.command(name="init")(init.init)
 app.add_typer(config.app, name="config")
 app.command(name="render")(render.render)
+app.command(name="plan")(infra.plan)
+app.command(name="provision")(infra.provision)
 app.command(name="run")(run.run)
 app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")

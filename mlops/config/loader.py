@@ -61,6 +61,11 @@ class LoadedConfig:
         """The folder of mlops.yaml: relative paths in the config resolve against it."""
         return self.path.parent
 
+    def issue(self, loc: tuple[str, ...], message: str, hint: str | None = None) -> Issue:
+        """An error about config path `loc`, pointing at it (or its nearest present ancestor)."""
+        line, column = locate(self.source, list(loc))
+        return Issue(".".join(loc), message, hint, display_path(self.path), line, column, loc=loc)
+
     def where(self, *loc: str | int) -> str:
         """`file:line:column` of a config path (or its nearest ancestor present in the file)."""
         line, column = locate(self.source, list(loc))

@@ -1,0 +1,77 @@
+"""One factory for every Azure SDK client, so tests can hand all of them one transport.
+
+Credentials come from `azure-identity`'s DefaultAzureCredential: an Azure CLI login on a
+workstation, a managed identity on an agent, workload identity federation in pipelines.
+No secret passes through this tool, and no token is ever printed or written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import BackendError
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
+    from azure.core.pipeline.transport import HttpTransport
+    from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+    from azure.mgmt.resource.resources import ResourceManagementClient
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+
+@dataclass
+class AzureClients:
+    """Builds SDK clients with one credential and, in tests, one injected transport."""
+
+    credential: TokenCredential
+    transport: HttpTransport | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. retry settings
+
+    def _kwargs(self) -> dict[str, Any]:
+        kwargs = dict(self.options)
+        if self.transport is not None:
+            kwargs["transport"] = self.transport
+        return kwargs
+
+    def resources(self, subscription_id: str) -> ResourceManagementClient:
+        from azure.mgmt.resource.resources import ResourceManagementClient
+
+        return ResourceManagementClient(self.credential, subscription_id, **self._kwargs())
+
+    def deployments(self, subscription_id: str) -> DeploymentsMgmtClient:
+        from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+
+        return DeploymentsMgmtClient(self.credential, subscription_id, **self._kwargs())
+
+
+def default_clients(tenant_id: str | None = None) -> AzureClients:
+    from azure.identity import DefaultAzureCredential
+
+    kwargs: dict[str, Any] = {}
+    if tenant_id:
+        kwargs["additionally_allowed_tenants"] = [tenant_id]
+    return AzureClients(DefaultAzureCredential(**kwargs))
+
+
+def signed_in(clients: AzureClients) -> str | None:
+    """None when a token for ARM can be had; otherwise why not (for the offline notice)."""
+    from azure.core.exceptions import ClientAuthenticationError
+
+    try:
+        clients.credential.get_token(ARM_SCOPE)
+    except ClientAuthenticationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"no Azure credentials ({first})"
+    return None
+
+
+def require_signed_in(clients: AzureClients) -> None:
+    reason = signed_in(clients)
+    if reason:
+        raise BackendError(
+            reason,
+            hint="sign in with `az login` (or run where a managed identity or workload"
+            " identity federation is configured)",
+        )

@@ -1,0 +1,230 @@
+"""`mlops plan` and `mlops provision`: review, then apply, the platform's infrastructure."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mlops.cli import _output
+from mlops.cli._options import ConfigOption, OutputOption, session
+from mlops.errors import BadInputError
+
+if TYPE_CHECKING:
+    from mlops.plan.changes import Plan
+
+EnvOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env",
+        "-e",
+        help="One Azure environment (with the shared stack it depends on); default: all.",
+    ),
+]
+
+_SYMBOLS = {
+    "create": ("+", "green"),
+    "modify": ("~", "yellow"),
+    "delete": ("-", "red"),
+    "deploy": ("!", "yellow"),
+    "no-change": ("=", "dim"),
+    "ignore": ("*", "dim"),
+    "unsupported": ("?", "magenta"),
+}
+
+
+def plan(
+    ctx: typer.Context,
+    env: EnvOption = None,
+    offline: Annotated[
+        bool,
+        typer.Option("--offline", help="Do not call Azure: list the rendered resources."),
+    ] = False,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan as JSON for `provision --plan`.")
+    ] = None,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 3 when it does."),
+    ] = False,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Show what `mlops provision` would change in Azure: ARM what-if per environment.
+
+    Signed in (Azure CLI, managed identity or workload identity), each stack is compared
+    with Azure: create, modify (with property-level differences), delete, no change.
+    Without credentials, or with --offline, the rendered resources are listed as
+    creates and the output says so.
+
+    [bold]Examples[/bold]
+
+      mlops plan --offline
+
+      mlops plan --env prod --out plan.json
+
+      mlops plan --detailed-exitcode     in CI: 0 no changes, 3 changes, 1 error
+    """
+    from mlops.services import infra
+
+    current = session(ctx, config=config, output=output)
+    loaded = current.load()
+    infra.select(loaded, env)  # an unknown --env is bad input before any call
+    reason = "--offline" if offline else infra.online_reason(loaded, env)
+    if reason is None:
+        from mlops.backends.azure.clients import default_clients, signed_in
+
+        clients = default_clients(loaded.config.azure.tenant_id)
+        reason = signed_in(clients)
+        result = infra.plan(loaded, env, clients) if reason is None else None
+    else:
+        result = None
+    if result is None:
+        result = infra.offline_plan(loaded, env, reason or "offline")
+    if out is not None:
+        if result.offline:
+            _output.stderr().print(
+                "[yellow]warning:[/yellow] an offline plan cannot be applied with"
+                " `provision --plan`; saved for review only"
+            )
+        out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    if current.json:
+        _output.emit_json(result.to_dict())
+    else:
+        show_plan(result)
+        if out is not None:
+            _output.stderr().print(f"plan saved to {out}")
+    if detailed_exitcode and result.has_changes:
+        raise typer.Exit(3)
+
+
+def show_plan(result: Plan) -> None:
+    """The plan as people read it: one table per stack, property differences under modifies."""
+    from rich.table import Table
+
+    console = _output.stdout()
+    if result.offline:
+        console.print(
+            f"[yellow]offline plan[/yellow] ({result.reason}): every rendered resource is"
+            " listed as a create; sign in to Azure for a what-if against what exists"
+        )
+    for stack in result.stacks:
+        rg_note = {True: "exists", False: "will be created", None: "not checked"}[
+            stack.resource_group_exists
+        ]
+        table = Table(
+            title=f"{stack.stack}: resource group {stack.resource_group} ({rg_note})",
+            title_justify="left",
+            show_edge=False,
+        )
+        table.add_column("", width=1)
+        table.add_column("type")
+        table.add_column("name")
+        table.add_column("changes")
+        for change in stack.changes:
+            symbol, style = _SYMBOLS.get(change.action, ("?", ""))
+            diffs = "\n".join(
+                f"{p.path}: {_short(p.before)} -> {_short(p.after)}"
+                for p in change.properties
+                if p.kind != "no-effect"
+            )
+            table.add_row(
+                f"[{style}]{symbol}[/{style}]",
+                change.type,
+                change.name,
+                diffs or f"[{style}]{change.action}[/{style}]",
+            )
+        console.print(table)
+        counts = stack.counts()
+        console.print(
+            "  "
+            + ", ".join(f"{n} to {a}" if a in _SYMBOLS else f"{n} {a}" for a, n in counts.items())
+        )
+    verdict = "changes pending" if result.has_changes else "no changes: Azure matches mlops.yaml"
+    console.print(f"[bold]{verdict}[/bold]")
+
+
+def _short(value: object) -> str:
+    text = json.dumps(value) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def provision(
+    ctx: typer.Context,
+    env: EnvOption = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Apply only if a fresh what-if still matches this plan."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Create or update the platform in Azure: resource groups, then ARM deployments.
+
+    Incremental mode: nothing outside the templates is removed. A re-run converges, and
+    an unchanged platform gets no write at all. With --plan, provisioning refuses when
+    Azure no longer matches the reviewed plan.
+
+    [bold]Examples[/bold]
+
+      mlops provision --env dev
+
+      mlops plan --out plan.json && mlops provision --plan plan.json --yes
+    """
+    from mlops.services import infra
+
+    current = session(ctx, config=config, output=output)
+    loaded = current.load()
+    infra.select(loaded, env)
+    infra.check_prerequisites(loaded, env)
+    saved = infra.load_plan(plan_file, loaded) if plan_file is not None else None
+    if saved is not None and env is not None and saved.meta.get("env") != env:
+        raise BadInputError(
+            f"{plan_file} was made for --env {saved.meta.get('env') or '(all)'}, not {env}",
+            hint="omit --env: the plan decides what is applied",
+        )
+    interactive = sys.stdin.isatty() and not current.json
+    if not yes and not interactive:
+        raise BadInputError(
+            "refusing to provision without confirmation", hint="pass --yes in pipelines"
+        )
+
+    from mlops.backends.azure.clients import default_clients, require_signed_in
+
+    clients = default_clients(loaded.config.azure.tenant_id)
+    require_signed_in(clients)
+    err = _output.stderr()
+
+    def confirm(fresh: Plan) -> bool:
+        if current.json:
+            return True
+        show_plan(fresh)
+        return yes or typer.confirm("Apply these changes?", default=False, err=True)
+
+    def on_event(stack: str, event: str, detail: str) -> None:
+        if current.json:
+            return
+        style = {"Succeeded": "green", "Failed": "red"}.get(event, "cyan")
+        err.print(f"  [{time.strftime('%H:%M:%S')}] {stack}: [{style}]{event}[/{style}] {detail}")
+
+    result = infra.provision(loaded, env, clients, saved=saved, confirm=confirm, on_event=on_event)
+    if current.json:
+        _output.emit_json(
+            {
+                "applied": result.applied,
+                "created_resource_groups": result.created_resource_groups,
+                "plan": result.plan.to_dict(),
+            }
+        )
+        return
+    if not result.plan.has_changes:
+        _output.success("no changes: Azure already matches mlops.yaml")
+    elif not result.applied:
+        err.print("nothing applied")
+    else:
+        _output.success(f"provisioned {', '.join(result.applied)}")

@@ -1,0 +1,137 @@
+"""The typed changes of a plan, their JSON form, and what makes two plans the same.
+
+A saved plan records a digest of the rendered templates it was made from: `provision --plan`
+refuses a plan made from another configuration before any call, and refuses one whose
+changes a fresh what-if no longer reproduces (someone changed Azure in between).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Action = Literal["create", "modify", "delete", "no-change", "ignore", "deploy", "unsupported"]
+#: actions that mean Azure will be written to
+WRITES = frozenset({"create", "modify", "delete", "deploy"})
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class PropertyChange:
+    path: str
+    kind: str  # create, delete, modify, array, no-effect
+    before: Any = None
+    after: Any = None
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    action: Action
+    type: str
+    name: str
+    resource_id: str | None = None
+    properties: tuple[PropertyChange, ...] = ()
+
+    @property
+    def key(self) -> tuple:
+        return (self.action, self.type.lower(), self.name.lower(), self.properties)
+
+
+@dataclass(frozen=True)
+class StackPlan:
+    """The changes of one deployment stack (the shared stack or one environment)."""
+
+    stack: str
+    resource_group: str
+    subscription_id: str | None
+    resource_group_exists: bool | None  # None: not known (offline)
+    changes: tuple[ResourceChange, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.changes:
+            out[c.action] = out.get(c.action, 0) + 1
+        return out
+
+    @property
+    def has_writes(self) -> bool:
+        return self.resource_group_exists is False or any(c.action in WRITES for c in self.changes)
+
+
+@dataclass(frozen=True)
+class Plan:
+    config_digest: str
+    stacks: tuple[StackPlan, ...]
+    offline: bool
+    reason: str | None = None  # why it is offline
+    format: int = FORMAT
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return any(s.has_writes for s in self.stacks)
+
+    def stack(self, name: str) -> StackPlan | None:
+        return next((s for s in self.stacks if s.stack == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Plan:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"unsupported plan format {data.get('format')!r}")
+        stacks = tuple(
+            StackPlan(
+                stack=s["stack"],
+                resource_group=s["resource_group"],
+                subscription_id=s.get("subscription_id"),
+                resource_group_exists=s.get("resource_group_exists"),
+                changes=tuple(
+                    ResourceChange(
+                        action=c["action"],
+                        type=c["type"],
+                        name=c["name"],
+                        resource_id=c.get("resource_id"),
+                        properties=tuple(PropertyChange(**p) for p in c.get("properties", [])),
+                    )
+                    for c in s.get("changes", [])
+                ),
+            )
+            for s in data["stacks"]
+        )
+        return cls(
+            config_digest=data["config_digest"],
+            stacks=stacks,
+            offline=bool(data["offline"]),
+            reason=data.get("reason"),
+            meta=dict(data.get("meta") or {}),
+        )
+
+
+def digest(texts: list[tuple[str, str]]) -> str:
+    """sha256 over (path, text) pairs: identifies the rendered configuration a plan came from."""
+    h = hashlib.sha256()
+    for path, text in sorted(texts):
+        h.update(path.encode() + b"\0" + text.encode() + b"\0")
+    return h.hexdigest()
+
+
+def same_changes(saved: StackPlan, fresh: StackPlan) -> bool:
+    """Whether a fresh what-if reproduces the saved one (order and ids aside)."""
+    return sorted(_key(c) for c in saved.changes) == sorted(_key(c) for c in fresh.changes)
+
+
+def _key(change: ResourceChange) -> str:
+    return json.dumps(
+        [
+            change.action,
+            change.type.lower(),
+            change.name.lower(),
+            [asdict(p) for p in change.properties],
+        ],
+        sort_keys=True,
+        default=str,
+    )

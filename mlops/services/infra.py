@@ -1,0 +1,269 @@
+"""`mlops plan` and `mlops provision`: ARM what-if per stack, then exactly the approved changes.
+
+Stacks are applied in order: the shared stack (the model registry the environments' private
+endpoints point at) first, then each environment. `--env E` selects E and the shared stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BackendError, BadInputError, ConfigError
+from mlops.plan.changes import Plan, ResourceChange, StackPlan, digest, same_changes
+from mlops.render.arm import Template
+from mlops.render.files import SHARED, render, stacks
+
+if TYPE_CHECKING:
+    from mlops.backends.azure.clients import AzureClients
+
+#: (stack, event, detail): progress of a provision, for the CLI to show
+OnEvent = Callable[[str, str, str], None]
+
+
+@dataclass(frozen=True)
+class Stack:
+    name: str
+    resource_group: str
+    subscription_id: str | None
+    location: str | None
+    template: Template
+
+    @property
+    def deployment_name(self) -> str:
+        return f"mlops-{self.name}"
+
+    def arm(self) -> dict[str, Any]:
+        return self.template.to_arm()
+
+    def parameters(self) -> dict[str, Any]:
+        return self.template.parameters_file()["parameters"]
+
+
+def select(loaded: LoadedConfig, env: str | None) -> list[Stack]:
+    """The stacks to plan or apply, in apply order; exit 2 for an unknown environment."""
+    config = loaded.config
+    azure_envs = config.environments.azure
+    if env is not None and env != SHARED and env not in azure_envs:
+        known = ", ".join([*azure_envs, SHARED])
+        raise BadInputError(
+            f"environment '{env}' is not in {loaded.path.name}",
+            hint=f"choose one of: {known}" if azure_envs else "declare it under environments",
+        )
+    out = []
+    for name, template in stacks(config).items():
+        if env is not None and name not in (SHARED, env):
+            continue
+        if name == SHARED:
+            rg = config.azure.shared_resource_group or ""
+            sub, location = config.azure.subscription_id, config.azure.location
+        else:
+            spec = azure_envs[name]
+            rg = spec.resource_group or ""
+            sub = spec.subscription_id or config.azure.subscription_id
+            location = spec.location or config.azure.location
+        out.append(Stack(name, rg, sub, location, template))
+    return out
+
+
+def config_digest(loaded: LoadedConfig) -> str:
+    return digest([(f.path, f.text) for f in render(loaded.config)])
+
+
+def offline_plan(loaded: LoadedConfig, env: str | None, reason: str) -> Plan:
+    """Every rendered resource as a create: what the templates hold, with no Azure call."""
+    return Plan(
+        config_digest=config_digest(loaded),
+        stacks=tuple(
+            StackPlan(
+                stack=s.name,
+                resource_group=s.resource_group,
+                subscription_id=s.subscription_id,
+                resource_group_exists=None,
+                changes=_all_create(s),
+            )
+            for s in select(loaded, env)
+        ),
+        offline=True,
+        reason=reason,
+        meta=_meta(loaded, env),
+    )
+
+
+def _all_create(stack: Stack) -> tuple[ResourceChange, ...]:
+    return tuple(ResourceChange("create", r.type, r.name) for r in stack.template.resources)
+
+
+def _meta(loaded: LoadedConfig, env: str | None) -> dict[str, Any]:
+    return {"project": loaded.config.project.name, "env": env}
+
+
+def online_reason(loaded: LoadedConfig, env: str | None) -> str | None:
+    """Why a plan must be offline before any credential is tried, or None."""
+    missing = [s.name for s in select(loaded, env) if not s.subscription_id]
+    if missing:
+        return f"no subscription id for {', '.join(missing)} (set azure.subscription_id)"
+    return None
+
+
+def plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> Plan:
+    """ARM what-if for each selected stack (a missing resource group: everything is new)."""
+    from mlops.backends.azure import arm
+
+    stack_plans = []
+    for s in select(loaded, env):
+        assert s.subscription_id  # online_reason() was checked by the caller
+        resources = clients.resources(s.subscription_id)
+        exists = arm.resource_group_exists(resources, s.resource_group)
+        if not exists:
+            changes = _all_create(s)
+        else:
+            changes = arm.what_if(
+                clients.deployments(s.subscription_id),
+                s.resource_group,
+                s.deployment_name,
+                s.arm(),
+                s.parameters(),
+            )
+        stack_plans.append(StackPlan(s.name, s.resource_group, s.subscription_id, exists, changes))
+    return Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=_meta(loaded, env))
+
+
+def load_plan(path: Path, loaded: LoadedConfig) -> Plan:
+    """A saved plan, refused (exit 2) when unreadable or made from another configuration."""
+    try:
+        saved = Plan.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise BadInputError(
+            f"{path}: no such plan file", hint="save one with `mlops plan --out`"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInputError(
+            f"{path}: not a plan saved by `mlops plan --out` ({exc})",
+            hint="save a fresh one with `mlops plan --out plan.json`",
+        ) from None
+    if saved.offline:
+        raise BadInputError(
+            f"{path} is an offline plan: it lists what the templates hold, not what Azure"
+            " would change",
+            hint="make the plan signed in to Azure, without --offline",
+        )
+    if saved.config_digest != config_digest(loaded):
+        raise BadInputError(
+            f"{path} was made from another configuration than {loaded.path.name}"
+            f" (project '{saved.meta.get('project')}')",
+            hint="run `mlops plan --out` again from this mlops.yaml and review it",
+        )
+    return saved
+
+
+def check_prerequisites(loaded: LoadedConfig, env: str | None) -> None:
+    """What provisioning needs from mlops.yaml, all reported at once (exit 2)."""
+    config = loaded.config
+    problems = []
+    selected = select(loaded, env)
+    if any(not s.subscription_id for s in selected):
+        problems.append(
+            loaded.issue(
+                ("azure", "subscription_id"),
+                "is needed to provision",
+                "az account show --query id -o tsv",
+            )
+        )
+    if any(s.name != SHARED for s in selected):
+        if not config.network.build_agents.dev_center_project_id:
+            problems.append(
+                loaded.issue(
+                    ("network", "build_agents", "dev_center_project_id"),
+                    "is needed to provision the private build-agent pool",
+                    "create a Dev Center project once (az devcenter admin project create)"
+                    " and put its resource id here",
+                )
+            )
+        if not config.devops.organization_url:
+            problems.append(
+                loaded.issue(
+                    ("devops", "organization_url"),
+                    "is needed to provision the private build-agent pool",
+                    "e.g. https://dev.azure.com/contoso",
+                )
+            )
+    if problems:
+        raise ConfigError(f"{loaded.path.name} lacks what provisioning needs", issues=problems)
+
+
+@dataclass
+class ProvisionResult:
+    plan: Plan
+    applied: list[str] = field(default_factory=list)
+    created_resource_groups: list[str] = field(default_factory=list)
+
+
+def provision(
+    loaded: LoadedConfig,
+    env: str | None,
+    clients: AzureClients,
+    *,
+    saved: Plan | None = None,
+    confirm: Callable[[Plan], bool] = lambda _plan: True,
+    on_event: OnEvent | None = None,
+    poll_seconds: float = 5.0,
+) -> ProvisionResult:
+    """Apply the stacks whose what-if shows writes; a converged platform gets no write."""
+    from mlops.backends.azure import arm
+
+    check_prerequisites(loaded, env)
+    if saved is not None:
+        env = saved.meta.get("env")
+    fresh = plan(loaded, env, clients)
+    if saved is not None:
+        drifted = [
+            s.stack
+            for s in fresh.stacks
+            if (old := saved.stack(s.stack)) is None
+            or not same_changes(old, s)
+            or old.resource_group_exists != s.resource_group_exists
+        ]
+        if drifted:
+            raise BackendError(
+                "Azure no longer matches the saved plan for " + ", ".join(drifted),
+                hint="someone changed the resources since the plan was made: run"
+                " `mlops plan --out` again and review it",
+            )
+    result = ProvisionResult(plan=fresh)
+    if not fresh.has_changes or not confirm(fresh):
+        return result
+    by_name = {s.name: s for s in select(loaded, env)}
+    notify = on_event or (lambda *_: None)
+    for stack_plan in fresh.stacks:
+        if not stack_plan.has_writes:
+            continue
+        s = by_name[stack_plan.stack]
+        assert s.subscription_id
+        if arm.ensure_resource_group(
+            clients.resources(s.subscription_id),
+            s.resource_group,
+            s.location or "",
+            s.template.tags,
+        ):
+            result.created_resource_groups.append(s.resource_group)
+            notify(s.name, "resource-group", s.resource_group)
+        notify(s.name, "deploying", s.deployment_name)
+        arm.deploy(
+            clients.deployments(s.subscription_id),
+            s.resource_group,
+            s.deployment_name,
+            s.arm(),
+            s.parameters(),
+            on_operation=lambda rtype, name, state, stack=s.name: notify(
+                stack, state, f"{rtype}/{name}"
+            ),
+            poll_seconds=poll_seconds,
+        )
+        result.applied.append(s.name)
+        notify(s.name, "done", s.resource_group)
+    return result
