@@ -103,47 +103,43 @@ def plan(
 
 
 def show_plan(result: Plan) -> None:
-    """The plan as people read it: one table per stack, property differences under modifies."""
-    from rich.table import Table
-
+    """The plan as people (and pipeline logs) read it: one line per change, property
+    differences under each modify, unchanged resources counted rather than listed."""
     console = _output.stdout()
     if result.offline:
         console.print(
             f"[yellow]offline plan[/yellow] ({result.reason}): every rendered resource is"
-            " listed as a create; sign in to Azure for a what-if against what exists"
+            " listed as a create; sign in to Azure for a what-if against what exists",
+            soft_wrap=True,
         )
     for stack in result.stacks:
         rg_note = {True: "exists", False: "will be created", None: "not checked"}[
             stack.resource_group_exists
         ]
-        table = Table(
-            title=f"{stack.stack}: resource group {stack.resource_group} ({rg_note})",
-            title_justify="left",
-            show_edge=False,
-        )
-        table.add_column("", width=1)
-        table.add_column("type")
-        table.add_column("name")
-        table.add_column("changes")
-        for change in stack.changes:
-            symbol, style = _SYMBOLS.get(change.action, ("?", ""))
-            diffs = "\n".join(
-                f"{p.path}: {_short(p.before)} -> {_short(p.after)}"
-                for p in change.properties
-                if p.kind != "no-effect"
-            )
-            table.add_row(
-                f"[{style}]{symbol}[/{style}]",
-                change.type,
-                change.name,
-                diffs or f"[{style}]{change.action}[/{style}]",
-            )
-        console.print(table)
-        counts = stack.counts()
         console.print(
-            "  "
-            + ", ".join(f"{n} to {a}" if a in _SYMBOLS else f"{n} {a}" for a, n in counts.items())
+            f"[bold]{stack.stack}[/bold]: resource group {stack.resource_group} ({rg_note})",
+            soft_wrap=True,
         )
+        for change in stack.changes:
+            if change.action in ("no-change", "ignore"):
+                continue
+            symbol, style = _SYMBOLS.get(change.action, ("?", ""))
+            console.print(
+                f"  [{style}]{symbol} {change.action:<8}[/{style}] {change.type}  {change.name}",
+                soft_wrap=True,
+                highlight=False,
+            )
+            for p in change.properties:
+                if p.kind != "no-effect":
+                    console.print(
+                        f"      {p.path}: {_short(p.before)} -> {_short(p.after)}",
+                        soft_wrap=True,
+                        highlight=False,
+                        markup=False,
+                    )
+        counts = stack.counts()
+        summary = ", ".join(f"{n} {a}" for a, n in counts.items())
+        console.print(f"  [dim]{summary or 'no resources'}[/dim]", soft_wrap=True)
     verdict = "changes pending" if result.has_changes else "no changes: Azure matches mlops.yaml"
     console.print(f"[bold]{verdict}[/bold]")
 

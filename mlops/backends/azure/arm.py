@@ -88,7 +88,7 @@ def what_if(
         rtype, name = parse_resource_id(change.resource_id or "")
         changes.append(
             ResourceChange(
-                action=_ACTIONS.get(str(change.change_type), "unsupported"),  # type: ignore[arg-type]
+                action=_ACTIONS.get(_value(change.change_type), "unsupported"),  # type: ignore[arg-type]
                 type=rtype,
                 name=name,
                 resource_id=change.resource_id,
@@ -96,6 +96,11 @@ def what_if(
             )
         )
     return tuple(changes)
+
+
+def _value(enum_or_str: Any) -> str:
+    """An SDK enum member or plain string as the service spells it."""
+    return str(getattr(enum_or_str, "value", enum_or_str))
 
 
 def _flatten(delta: list[Any], prefix: str) -> list[PropertyChange]:
@@ -106,7 +111,7 @@ def _flatten(delta: list[Any], prefix: str) -> list[PropertyChange]:
             if prefix and not item.path.startswith("[")
             else (f"{prefix}{item.path}")
         )
-        kind = str(item.property_change_type).lower().replace("noeffect", "no-effect")
+        kind = _value(item.property_change_type).lower().replace("noeffect", "no-effect")
         if item.children:
             out.extend(_flatten(item.children, path))
         else:

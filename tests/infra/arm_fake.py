@@ -1,0 +1,316 @@
+"""A fake of Azure Resource Manager at the HTTP boundary, for the real SDK clients.
+
+It answers like ARM (resource groups, what-if and deployments as long-running operations,
+deployment operations) and keeps what was deployed, so a second what-if sees it. Every
+request is recorded; request bodies are read back through the SDK's own models. Faults can
+be injected: throttling and 5xx before a request is handled, a resource that fails once.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import requests
+from azure.core.credentials import AccessToken
+from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest._requests_basic import RestRequestsTransportResponse
+from azure.mgmt.resource.deployments.models import Deployment, DeploymentWhatIf
+from azure.mgmt.resource.resources.models import ResourceGroup
+
+HOST = "https://management.azure.com"
+
+
+class FakeCredential:
+    """A credential whose token looks like a JWT for the scope asked (never a real secret)."""
+
+    def get_token(self, *scopes: str, **_: Any) -> AccessToken:
+        audience = scopes[0].removesuffix("/.default") if scopes else ""
+        payload = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).decode()
+        return AccessToken(f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.", int(time.time()) + 3600)
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    body: Any
+
+
+@dataclass
+class Fault:
+    method: str
+    path_pattern: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    times: int = 1
+
+
+_RG = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+_DEPLOYMENT = _RG + r"(?:/providers/Microsoft\.Resources)?/deployments/(?P<name>[^/]+)"
+
+
+class FakeArm(HttpTransport):
+    """Injected as `transport=`: every SDK request lands in `send`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.resource_groups: dict[str, dict[str, Any]] = {}
+        # (rg, type lower, name lower) -> the resource as deployed
+        self.resources: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.faults: list[Fault] = []
+        self.fail_once: dict[str, str] = {}  # resource name -> error message
+        self.operations: dict[str, dict[str, Any]] = {}  # async operation id -> state
+        self.deployment_operations: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    # --- what tests look at ------------------------------------------------------------
+    def writes(self) -> list[Recorded]:
+        return [
+            r
+            for r in self.requests
+            if r.method in ("PUT", "POST", "PATCH", "DELETE")
+            and not r.path.lower().endswith("/whatif")
+        ]
+
+    # --- HttpTransport -----------------------------------------------------------------
+    def __enter__(self) -> FakeArm:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, request: Any, **_: Any) -> Any:
+        url = urlparse(request.url)
+        body = _json_body(request)
+        self.requests.append(Recorded(request.method, url.path, url.query, body))
+        for fault in self.faults:
+            if (
+                fault.times
+                and fault.method == request.method
+                and re.search(fault.path_pattern, url.path, re.IGNORECASE)
+            ):
+                fault.times -= 1
+                return _respond(request, fault.status, {"error": {"code": "Fault"}}, fault.headers)
+        status, payload, headers = self._route(request.method, url.path, body)
+        return _respond(request, status, payload, headers)
+
+    # --- ARM ---------------------------------------------------------------------------
+    def _route(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if m := re.fullmatch(r"/operations/(?P<id>[^/]+)", path):
+            return self._operation(m["id"])
+        if m := re.fullmatch(_DEPLOYMENT + r"/operations", path, re.IGNORECASE):
+            ops = self.deployment_operations.get((m["rg"].lower(), m["name"]), [])
+            return 200, {"value": ops}, {}
+        if m := re.fullmatch(_DEPLOYMENT + r"/whatIf", path, re.IGNORECASE):
+            assert method == "POST"
+            return self._what_if(m["rg"], body)
+        if m := re.fullmatch(_DEPLOYMENT, path, re.IGNORECASE):
+            if method == "PUT":
+                return self._deploy(m["sub"], m["rg"], m["name"], body)
+            return 200, self._deployment_body(m["sub"], m["rg"], m["name"]), {}
+        if m := re.fullmatch(_RG, path, re.IGNORECASE):
+            rg = m["rg"].lower()
+            if method == "HEAD":
+                return (204 if rg in self.resource_groups else 404), None, {}
+            if method == "PUT":
+                model = ResourceGroup(body)
+                assert model.location, "a resource group needs a location"
+                created = rg not in self.resource_groups
+                self.resource_groups[rg] = {
+                    "id": path,
+                    "name": m["rg"],
+                    "location": model.location,
+                    "tags": model.tags or {},
+                    "properties": {"provisioningState": "Succeeded"},
+                }
+                return (201 if created else 200), self.resource_groups[rg], {}
+        return 404, {"error": {"code": "NotFound", "message": f"{method} {path}"}}, {}
+
+    def _what_if(self, rg: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        model = DeploymentWhatIf(body)
+        assert model.properties.mode == "Incremental"
+        template = model.properties.template
+        assert template["$schema"].endswith("deploymentTemplate.json#")
+        if rg.lower() not in self.resource_groups:
+            return 404, {"error": {"code": "ResourceGroupNotFound", "message": rg}}, {}
+        changes = []
+        declared = set()
+        for resource in _evaluated(template):
+            key = (rg.lower(), resource["type"].lower(), resource["name"].lower())
+            declared.add(key)
+            rid = _resource_id(rg, resource)
+            before = self.resources.get(key)
+            if before is None:
+                changes.append({"resourceId": rid, "changeType": "Create", "after": resource})
+            elif _canonical(before) == _canonical(resource):
+                changes.append({"resourceId": rid, "changeType": "NoChange", "before": before})
+            else:
+                changes.append(
+                    {
+                        "resourceId": rid,
+                        "changeType": "Modify",
+                        "before": before,
+                        "after": resource,
+                        "delta": _delta(before, resource, ""),
+                    }
+                )
+        for key, resource in self.resources.items():
+            if key[0] == rg.lower() and key not in declared:
+                changes.append({"resourceId": _resource_id(rg, resource), "changeType": "Ignore"})
+        op = self._new_operation({"status": "Succeeded", "properties": {"changes": changes}})
+        return 202, None, {"Location": f"{HOST}/operations/{op}"}
+
+    def _deploy(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        model = Deployment(body)
+        assert model.properties.mode == "Incremental", "only incremental deployments"
+        template = model.properties.template
+        ops = []
+        failed = None
+        for resource in _evaluated(template):
+            key = (rg.lower(), resource["type"].lower(), resource["name"].lower())
+            op = {
+                "id": f"{_DEPLOY_PREFIX(sub, rg, name)}/operations/{uuid.uuid4().hex}",
+                "operationId": uuid.uuid4().hex,
+                "properties": {
+                    "provisioningOperation": "Create",
+                    "provisioningState": "Succeeded",
+                    "targetResource": {
+                        "id": _resource_id(rg, resource),
+                        "resourceType": resource["type"],
+                        "resourceName": resource["name"],
+                    },
+                },
+            }
+            message = self.fail_once.pop(resource["name"], None)
+            if message is not None:
+                op["properties"]["provisioningState"] = "Failed"
+                op["properties"]["statusMessage"] = {
+                    "status": "Failed",
+                    "error": {"code": "BadRequest", "message": message},
+                }
+                ops.append(op)
+                failed = message
+                break
+            self.resources[key] = json.loads(json.dumps(resource))
+            ops.append(op)
+        self.deployment_operations[(rg.lower(), name)] = ops
+        final: dict[str, Any] = {"status": "Failed" if failed else "Succeeded"}
+        if failed:
+            final["error"] = {
+                "code": "DeploymentFailed",
+                "message": "At least one resource deployment operation failed.",
+            }
+        op_id = self._new_operation(final, running_first=True)
+        self._deployments_state = {(rg.lower(), name): final["status"]}
+        return (
+            201,
+            self._deployment_body(sub, rg, name, "Accepted"),
+            {"Azure-AsyncOperation": f"{HOST}/operations/{op_id}"},
+        )
+
+    def _deployment_body(self, sub: str, rg: str, name: str, state: str | None = None) -> Any:
+        states = getattr(self, "_deployments_state", {})
+        state = state or states.get((rg.lower(), name), "Succeeded")
+        return {
+            "id": _DEPLOY_PREFIX(sub, rg, name),
+            "name": name,
+            "properties": {"provisioningState": state, "mode": "Incremental"},
+        }
+
+    def _new_operation(self, final: dict[str, Any], running_first: bool = False) -> str:
+        op = uuid.uuid4().hex
+        self.operations[op] = {"final": final, "polls": 0 if running_first else 1}
+        return op
+
+    def _operation(self, op: str) -> tuple[int, Any, dict[str, str]]:
+        state = self.operations[op]
+        state["polls"] += 1
+        if state["polls"] == 1:
+            return 200, {"status": "Running"}, {}
+        return 200, state["final"], {}
+
+
+def _DEPLOY_PREFIX(sub: str, rg: str, name: str) -> str:
+    deployments = "providers/Microsoft.Resources/deployments"
+    return f"/subscriptions/{sub}/resourceGroups/{rg}/{deployments}/{name}"
+
+
+def _resource_id(rg: str, resource: dict[str, Any]) -> str:
+    rtype, names = resource["type"].split("/"), resource["name"].split("/")
+    segments = [rtype[0], rtype[1], names[0]]
+    for t, n in zip(rtype[2:], names[1:], strict=True):
+        segments += [t, n]
+    return f"/subscriptions/sub/resourceGroups/{rg}/providers/" + "/".join(segments)
+
+
+def _evaluated(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The resources with `[variables('x')]` values replaced, as ARM evaluates them."""
+    variables = template.get("variables", {})
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            m = re.fullmatch(r"\[variables\('([^']+)'\)\]", value)
+            return walk(variables[m[1]]) if m else value
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        return value
+
+    return [walk(r) for r in template["resources"]]
+
+
+def _canonical(resource: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in resource.items() if k != "dependsOn"}, sort_keys=True)
+
+
+def _delta(before: Any, after: Any, path: str) -> list[dict[str, Any]]:
+    if isinstance(before, dict) and isinstance(after, dict):
+        out = []
+        for key in sorted(set(before) | set(after)):
+            if key == "dependsOn":
+                continue
+            sub = f"{path}.{key}" if path else key
+            if key not in before:
+                out.append({"path": sub, "propertyChangeType": "Create", "after": after[key]})
+            elif key not in after:
+                out.append({"path": sub, "propertyChangeType": "Delete", "before": before[key]})
+            elif before[key] != after[key]:
+                out.extend(_delta(before[key], after[key], sub))
+        return out
+    return [{"path": path, "propertyChangeType": "Modify", "before": before, "after": after}]
+
+
+def _json_body(request: Any) -> Any:
+    content = getattr(request, "content", None)
+    if content is None:
+        content = getattr(request, "data", None) or getattr(request, "body", None)
+    if not content:
+        return None
+    if isinstance(content, bytes | bytearray):
+        content = content.decode()
+    return json.loads(content) if isinstance(content, str) else content
+
+
+def _respond(request: Any, status: int, payload: Any, headers: dict[str, str]) -> Any:
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update({"Content-Type": "application/json", **headers})
+    response.raw = io.BytesIO(json.dumps(payload).encode() if payload is not None else b"")
+    response.url = request.url
+    response.request = requests.Request(request.method, request.url).prepare()
+    return RestRequestsTransportResponse(request=request, internal_response=response)

@@ -1,0 +1,177 @@
+"""`mlops render`: one ARM template per environment plus the shared stack, never stale."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from mlops.config.loader import load_config
+from mlops.render.files import render
+from tests.conftest import REPO, run_cli
+from tests.infra.conftest import CONFIGS, copy_config
+
+ALL_CONFIGS = [REPO / "mlops.yaml", *sorted(CONFIGS.glob("*.yaml"))]
+
+
+def _templates(path: Path) -> dict[str, dict]:
+    files = render(load_config(path).config)
+    return {f.path: json.loads(f.text) for f in files if f.path.endswith("/main.json")}
+
+
+def _resources(template: dict, rtype: str) -> list[dict]:
+    return [r for r in template["resources"] if r["type"] == rtype]
+
+
+def test_render_writes_a_template_and_parameters_per_environment_and_the_shared_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_config("vnet", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("render")
+    assert result.exit_code == 0, result.stderr
+    written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("infra/*/*"))
+    assert written == [
+        f"infra/{stack}/{name}"
+        for stack in ("dev", "prod", "shared", "test")
+        for name in ("main.json", "main.parameters.json")
+    ]
+    params = json.loads((tmp_path / "infra/prod/main.parameters.json").read_text())
+    assert params["parameters"]["location"] == {"value": "westeurope"}  # the env's override
+    assert run_cli("render", "--check").exit_code == 0
+
+
+def test_render_check_names_stale_missing_and_orphaned_files_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_config("vnet", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    run_cli("render")
+    (tmp_path / "infra/dev/main.json").write_text("{}\n")
+    (tmp_path / "infra/test/main.parameters.json").unlink()
+    (tmp_path / "infra/qa").mkdir()
+    (tmp_path / "infra/qa/main.json").write_text("{}\n")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+
+    result = run_cli("render", "--check", "--output", "json")
+
+    assert result.exit_code == 1
+    assert result.json() == {
+        "ok": False,
+        "changed": ["infra/dev/main.json"],
+        "missing": ["infra/test/main.parameters.json"],
+        "extra": ["infra/qa/main.json"],
+    }
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+    assert run_cli("render").exit_code == 0
+    assert not (tmp_path / "infra/qa").exists()
+    assert run_cli("render", "--check").exit_code == 0
+
+
+def test_the_committed_infra_of_this_repository_is_current() -> None:
+    result = run_cli("--config", str(REPO / "mlops.yaml"), "render", "--check")
+    assert result.exit_code == 0, result.stderr
+
+
+def test_rendering_is_deterministic() -> None:
+    first = render(load_config(CONFIGS / "vnet.yaml").config)
+    second = render(load_config(CONFIGS / "vnet.yaml").config)
+    assert first == second
+
+
+@pytest.mark.parametrize("config", ALL_CONFIGS, ids=lambda p: p.stem)
+def test_nothing_is_reachable_from_the_public_internet(config: Path) -> None:
+    for path, template in _templates(config).items():
+        if path == "infra/shared/main.json":
+            (registry,) = template["resources"]
+            assert registry["properties"]["publicNetworkAccess"] == "Disabled"
+            continue
+        (ws,) = _resources(template, "Microsoft.MachineLearningServices/workspaces")
+        assert ws["identity"] == {"type": "SystemAssigned"}
+        assert ws["properties"]["publicNetworkAccess"] == "Disabled"
+        (st,) = _resources(template, "Microsoft.Storage/storageAccounts")
+        assert st["properties"]["publicNetworkAccess"] == "Disabled"
+        assert st["properties"]["allowBlobPublicAccess"] is False
+        assert st["properties"]["minimumTlsVersion"] == "TLS1_2"
+        assert st["properties"]["supportsHttpsTrafficOnly"] is True
+        (kv,) = _resources(template, "Microsoft.KeyVault/vaults")
+        assert kv["properties"]["enableRbacAuthorization"] is True
+        assert kv["properties"]["enablePurgeProtection"] is True
+        assert kv["properties"]["publicNetworkAccess"] == "Disabled"
+        (cr,) = _resources(template, "Microsoft.ContainerRegistry/registries")
+        assert cr["sku"]["name"] == "Premium"
+        assert cr["properties"]["adminUserEnabled"] is False
+        assert cr["properties"]["publicNetworkAccess"] == "Disabled"
+        groups = sorted(
+            c["properties"]["groupIds"][0]
+            for pe in _resources(template, "Microsoft.Network/privateEndpoints")
+            for c in pe["properties"]["privateLinkServiceConnections"]
+        )
+        assert groups == ["amlregistry", "amlworkspace", "blob", "file", "registry", "vault"]
+        clusters = [
+            v for k, v in template["variables"].items() if v.get("computeType") == "AmlCompute"
+        ]
+        assert clusters
+        for cluster in clusters:
+            assert cluster["properties"]["enableNodePublicIp"] is False
+            assert cluster["properties"]["scaleSettings"]["minNodeCount"] == 0
+        (pool,) = _resources(template, "Microsoft.DevOpsInfrastructure/pools")
+        fabric = template["variables"]["agents-fabric"]
+        assert "snet-build-agents" in fabric["networkProfile"]["subnetId"]
+        assert pool["properties"]["fabricProfile"] == "[variables('agents-fabric')]"
+
+
+def test_managed_mode_limits_outbound_and_vnet_mode_trains_in_our_subnet() -> None:
+    managed = _templates(REPO / "mlops.yaml")["infra/dev/main.json"]
+    (ws,) = _resources(managed, "Microsoft.MachineLearningServices/workspaces")
+    assert ws["properties"]["managedNetwork"]["isolationMode"] == "AllowOnlyApprovedOutbound"
+    assert (
+        managed["variables"]["outbound-rules"]["model-registry"]["destination"]["subresourceTarget"]
+        == "amlregistry"
+    )
+
+    vnet = _templates(CONFIGS / "vnet.yaml")["infra/dev/main.json"]
+    (ws,) = _resources(vnet, "Microsoft.MachineLearningServices/workspaces")
+    assert ws["properties"]["managedNetwork"] == {"isolationMode": "Disabled"}
+    cluster = vnet["variables"]["compute-gpu-cluster"]["properties"]
+    assert "snet-training" in cluster["subnet"]["id"]
+    assert cluster["vmPriority"] == "LowPriority"
+    # two zones come from the hub, the rest are created and linked to the network
+    zones = [r["name"] for r in _resources(vnet, "Microsoft.Network/privateDnsZones")]
+    assert "privatelink.blob.core.windows.net" not in zones
+    assert "privatelink.api.azureml.ms" in zones
+    blob_group = next(
+        r for r in vnet["resources"] if r["name"] == "pe-contoso-churn-dev-blob/default"
+    )
+    (zone,) = blob_group["properties"]["privateDnsZoneConfigs"]
+    assert zone["properties"]["privateDnsZoneId"].startswith("/subscriptions/3333")
+
+
+def test_kubernetes_target_adds_a_private_aks_cluster_attached_to_the_workspace() -> None:
+    template = _templates(CONFIGS / "kubernetes.yaml")["infra/dev/main.json"]
+    (aks,) = _resources(template, "Microsoft.ContainerService/managedClusters")
+    assert aks["properties"]["apiServerAccessProfile"]["enablePrivateCluster"] is True
+    user = next(p for p in aks["properties"]["agentPoolProfiles"] if p["mode"] == "User")
+    assert user["enableAutoScaling"] is True
+    (extension,) = _resources(template, "Microsoft.KubernetesConfiguration/extensions")
+    assert extension["properties"]["extensionType"] == "Microsoft.AzureML.Kubernetes"
+    assert template["variables"]["compute-aks"]["computeType"] == "Kubernetes"
+    # every checkov skip carries its written justification
+    for resource in template["resources"]:
+        for skip in resource.get("metadata", {}).get("checkov", []):
+            check, _, why = skip.removeprefix("checkov:skip=").partition(":")
+            assert check.startswith("CKV_") and len(why) > 40
+
+
+def test_names_that_break_azure_rules_exit_2_and_nothing_is_rendered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "mlops.yaml").write_text(
+        "project: {name: a-very-long-project-name-indeed}\nazure: {name_prefix: contosoltd}\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("render")
+    assert result.exit_code == 2
+    assert "project.name" in result.stderr and "characters" in result.stderr
+    assert not (tmp_path / "infra").exists()
