@@ -55,6 +55,8 @@ def test_help_does_not_even_import_pydantic():
         "mlops.serialize",
         "mlops.pipeline.plan",
         "mlops.pipeline.checks",
+        "mlops.render.files",
+        "mlops.plan.changes",
     ],
 )
 def test_pure_layers_import_no_sdk_typer_or_rich(layer):
