@@ -80,11 +80,10 @@ def plan(
 
         clients = default_clients(loaded.config.azure.tenant_id)
         reason = signed_in(clients)
-        result = infra.plan(loaded, env, clients) if reason is None else None
+    if reason is None:
+        result = infra.plan(loaded, env, clients)
     else:
-        result = None
-    if result is None:
-        result = infra.offline_plan(loaded, env, reason or "offline")
+        result = infra.offline_plan(loaded, env, reason)
     if out is not None:
         if result.offline:
             _output.stderr().print(

@@ -70,6 +70,7 @@ class FakeArm(HttpTransport):
         self.fail_once: dict[str, str] = {}  # resource name -> error message
         self.operations: dict[str, dict[str, Any]] = {}  # async operation id -> state
         self.deployment_operations: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.deployment_states: dict[tuple[str, str], str] = {}
 
     # --- what tests look at ------------------------------------------------------------
     def writes(self) -> list[Recorded]:
@@ -215,7 +216,7 @@ class FakeArm(HttpTransport):
                 "message": "At least one resource deployment operation failed.",
             }
         op_id = self._new_operation(final, running_first=True)
-        self._deployments_state = {(rg.lower(), name): final["status"]}
+        self.deployment_states[(rg.lower(), name)] = final["status"]
         return (
             201,
             self._deployment_body(sub, rg, name, "Accepted"),
@@ -223,8 +224,7 @@ class FakeArm(HttpTransport):
         )
 
     def _deployment_body(self, sub: str, rg: str, name: str, state: str | None = None) -> Any:
-        states = getattr(self, "_deployments_state", {})
-        state = state or states.get((rg.lower(), name), "Succeeded")
+        state = state or self.deployment_states.get((rg.lower(), name), "Succeeded")
         return {
             "id": _DEPLOY_PREFIX(sub, rg, name),
             "name": name,

@@ -106,11 +106,9 @@ def _value(enum_or_str: Any) -> str:
 def _flatten(delta: list[Any], prefix: str) -> list[PropertyChange]:
     out = []
     for item in delta:
-        path = (
-            f"{prefix}.{item.path}"
-            if prefix and not item.path.startswith("[")
-            else (f"{prefix}{item.path}")
-        )
+        # array items come as "[0]": appended to their parent without a dot
+        separator = "." if prefix and not item.path.startswith("[") else ""
+        path = f"{prefix}{separator}{item.path}"
         kind = _value(item.property_change_type).lower().replace("noeffect", "no-effect")
         if item.children:
             out.extend(_flatten(item.children, path))
