@@ -59,10 +59,6 @@ class Drift:
         return sorted(self.changed + self.missing + self.extra)
 
 
-def rendered_folders(files: list[RenderedFile]) -> set[str]:
-    return {f.path.rsplit("/", 1)[0] for f in files}
-
-
 def compare(root: Path, files: list[RenderedFile]) -> Drift:
     changed, missing = [], []
     for f in files:

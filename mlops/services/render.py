@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.config.loader import LoadedConfig
-from mlops.render.files import Drift, RenderedFile, compare, render
+from mlops.render.files import Drift, compare, render
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,3 @@ def _write_atomic(target: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-__all__ = ["RenderResult", "RenderedFile", "check", "write"]
