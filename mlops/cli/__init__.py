@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, deploy, infra, init, models, render, run, runs, up
+from mlops.cli import config, deploy, infra, init, models, rbac, render, run, runs, up
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -43,6 +43,7 @@ app.add_typer(config.app, name="config")
 app.command(name="render")(render.render)
 app.command(name="plan")(infra.plan)
 app.command(name="provision")(infra.provision)
+app.add_typer(rbac.app, name="rbac")
 app.command(name="run")(run.run)
 app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")

@@ -34,6 +34,7 @@ _SYMBOLS = {
     "no-change": ("=", "dim"),
     "ignore": ("*", "dim"),
     "unsupported": ("?", "magenta"),
+    "unmanaged": ("x", "magenta"),
 }
 
 
@@ -104,6 +105,8 @@ def plan(
 def show_plan(result: Plan) -> None:
     """The plan as people (and pipeline logs) read it: one line per change, property
     differences under each modify, unchanged resources counted rather than listed."""
+    from mlops.plan.changes import ROLES
+
     console = _output.stdout()
     if result.offline:
         console.print(
@@ -112,19 +115,29 @@ def show_plan(result: Plan) -> None:
             soft_wrap=True,
         )
     for stack in result.stacks:
-        rg_note = {True: "exists", False: "will be created", None: "not checked"}[
-            stack.resource_group_exists
-        ]
-        console.print(
-            f"[bold]{stack.stack}[/bold]: resource group {stack.resource_group} ({rg_note})",
-            soft_wrap=True,
-        )
+        if stack.stack == ROLES:
+            checked = "" if stack.resource_group_exists else " (not checked)"
+            heading = f"role definitions and assignments{checked}"
+        else:
+            rg_note = {True: "exists", False: "will be created", None: "not checked"}[
+                stack.resource_group_exists
+            ]
+            heading = f"resource group {stack.resource_group} ({rg_note})"
+        console.print(f"[bold]{stack.stack}[/bold]: {heading}", soft_wrap=True)
         for change in stack.changes:
             if change.action in ("no-change", "ignore"):
                 continue
             symbol, style = _SYMBOLS.get(change.action, ("?", ""))
+            note = ""
+            if change.action == "unmanaged":
+                note = (
+                    "  (removed by --prune)"
+                    if change.prunable
+                    else "  (service principal: never pruned, review it by hand)"
+                )
             console.print(
-                f"  [{style}]{symbol} {change.action:<8}[/{style}] {change.type}  {change.name}",
+                f"  [{style}]{symbol} {change.action:<8}[/{style}] {change.type}  {change.name}"
+                f"[dim]{note}[/dim]",
                 soft_wrap=True,
                 highlight=False,
             )
@@ -156,22 +169,37 @@ def provision(
         typer.Option("--plan", help="Apply only if a fresh what-if still matches this plan."),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Also remove role assignments of users and groups at the platform's scopes"
+            " that mlops.yaml does not declare (listed as unmanaged by `mlops plan`).",
+        ),
+    ] = False,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Create or update the platform in Azure: resource groups, then ARM deployments.
+    """Create or update the platform in Azure: resource groups, ARM deployments, then roles.
 
-    Incremental mode: nothing outside the templates is removed. A re-run converges, and
-    an unchanged platform gets no write at all. With --plan, provisioning refuses when
-    Azure no longer matches the reviewed plan.
+    Incremental mode: nothing outside the templates is removed. Role definitions are
+    applied before assignments; a new group's assignment waits out Entra replication.
+    Role assignments mlops made and mlops.yaml no longer declares are removed; others
+    (unmanaged) only with --prune. A re-run converges, and an unchanged platform gets no
+    write at all. With --plan, provisioning refuses when Azure no longer matches the
+    reviewed plan.
 
     [bold]Examples[/bold]
 
       mlops provision --env dev
 
       mlops plan --out plan.json && mlops provision --plan plan.json --yes
+
+      mlops provision --prune     also remove hand-made role assignments
     """
+    from mlops.plan.changes import ROLES
     from mlops.services import infra
+    from mlops.services.rbac import prunable
 
     current = session(ctx, config=config, output=output)
     loaded = current.load()
@@ -199,6 +227,9 @@ def provision(
         if current.json:
             return True
         show_plan(fresh)
+        pruned = prunable(fresh.stack(ROLES)) if prune else 0
+        if pruned:
+            err.print(f"[magenta]--prune removes {pruned} unmanaged role assignment(s)[/magenta]")
         return yes or typer.confirm("Apply these changes?", default=False, err=True)
 
     def on_event(stack: str, event: str, detail: str) -> None:
@@ -207,12 +238,15 @@ def provision(
         style = {"Succeeded": "green", "Failed": "red"}.get(event, "cyan")
         err.print(f"  [{time.strftime('%H:%M:%S')}] {stack}: [{style}]{event}[/{style}] {detail}")
 
-    result = infra.provision(loaded, env, clients, saved=saved, confirm=confirm, on_event=on_event)
+    result = infra.provision(
+        loaded, env, clients, saved=saved, confirm=confirm, on_event=on_event, prune=prune
+    )
     if current.json:
         _output.emit_json(
             {
                 "applied": result.applied,
                 "created_resource_groups": result.created_resource_groups,
+                "role_writes": result.role_writes,
                 "plan": result.plan.to_dict(),
             }
         )

@@ -12,10 +12,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Action = Literal["create", "modify", "delete", "no-change", "ignore", "deploy", "unsupported"]
+Action = Literal[
+    "create", "modify", "delete", "no-change", "ignore", "deploy", "unsupported", "unmanaged"
+]
 #: actions that mean Azure will be written to
 WRITES = frozenset({"create", "modify", "delete", "deploy"})
 FORMAT = 1
+#: the stack of role definitions and assignments, applied after the infrastructure stacks
+ROLES = "roles"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class ResourceChange:
     name: str
     resource_id: str | None = None
     properties: tuple[PropertyChange, ...] = ()
+    # an unmanaged role assignment that `provision --prune` removes (users and groups only)
+    prunable: bool = False
 
     @property
     def key(self) -> tuple:
@@ -96,6 +102,7 @@ class Plan:
                         name=c["name"],
                         resource_id=c.get("resource_id"),
                         properties=tuple(PropertyChange(**p) for p in c.get("properties", [])),
+                        prunable=bool(c.get("prunable", False)),
                     )
                     for c in s.get("changes", [])
                 ),
@@ -131,6 +138,7 @@ def _key(change: ResourceChange) -> str:
             change.type.lower(),
             change.name.lower(),
             [asdict(p) for p in change.properties],
+            change.prunable,
         ],
         sort_keys=True,
         default=str,

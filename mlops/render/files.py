@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.config.root import Config
+from mlops.rbac.model import role_model
 from mlops.render.arm import Template
 from mlops.render.infra import environment_template, shared_template
+from mlops.render.roles import file_name, role_template
 from mlops.serialize import dump_json
 
 SHARED = "shared"
@@ -43,6 +45,8 @@ def render(config: Config) -> list[RenderedFile]:
     files: list[RenderedFile] = []
     for name, template in stacks(config).items():
         files.extend(stack_files(name, template))
+    for role in role_model(config).custom_roles:
+        files.append(RenderedFile(f"infra/roles/{file_name(role)}", dump_json(role_template(role))))
     return files
 
 
@@ -73,6 +77,6 @@ def compare(root: Path, files: list[RenderedFile]) -> Drift:
     if infra.is_dir():
         for path in sorted(infra.glob("*/*.json")):
             rel = path.relative_to(root).as_posix()
-            if rel not in expected and rel.split("/")[1] != "roles":
+            if rel not in expected:
                 extra.append(rel)
     return Drift(changed, missing, extra)

@@ -1,22 +1,25 @@
 """`mlops plan` and `mlops provision`: ARM what-if per stack, then exactly the approved changes.
 
 Stacks are applied in order: the shared stack (the model registry the environments' private
-endpoints point at) first, then each environment. `--env E` selects E and the shared stack.
+endpoints point at) first, then each environment, then the roles (custom role definitions
+and the personas' assignments, see services.rbac). `--env E` selects E and the shared stack.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError, BadInputError, ConfigError
-from mlops.plan.changes import Plan, ResourceChange, StackPlan, digest, same_changes
+from mlops.plan.changes import ROLES, Plan, ResourceChange, StackPlan, digest, same_changes
+from mlops.plan.roles import Targeted
 from mlops.render.arm import Template
 from mlops.render.files import SHARED, render, stacks
+from mlops.services import rbac
 
 if TYPE_CHECKING:
     from mlops.backends.azure.clients import AzureClients
@@ -78,15 +81,18 @@ def offline_plan(loaded: LoadedConfig, env: str | None, reason: str) -> Plan:
     """Every rendered resource as a create: what the templates hold, with no Azure call."""
     return Plan(
         config_digest=config_digest(loaded),
-        stacks=tuple(
-            StackPlan(
-                stack=s.name,
-                resource_group=s.resource_group,
-                subscription_id=s.subscription_id,
-                resource_group_exists=None,
-                changes=_all_create(s),
-            )
-            for s in select(loaded, env)
+        stacks=(
+            *(
+                StackPlan(
+                    stack=s.name,
+                    resource_group=s.resource_group,
+                    subscription_id=s.subscription_id,
+                    resource_group_exists=None,
+                    changes=_all_create(s),
+                )
+                for s in select(loaded, env)
+            ),
+            rbac.offline_stack(loaded, env),
         ),
         offline=True,
         reason=reason,
@@ -111,11 +117,19 @@ def online_reason(loaded: LoadedConfig, env: str | None) -> str | None:
 
 
 def plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> Plan:
-    """ARM what-if for each selected stack (a missing resource group: everything is new)."""
+    """ARM what-if for each selected stack (a missing resource group: everything is new),
+    then the role definitions and assignments compared with Azure's."""
+    return _plan(loaded, env, clients)[0]
+
+
+def _plan(
+    loaded: LoadedConfig, env: str | None, clients: AzureClients
+) -> tuple[Plan, list[Targeted]]:
     from mlops.backends.azure import arm
 
     stack_plans = []
-    for s in select(loaded, env):
+    selected = select(loaded, env)
+    for s in selected:
         assert s.subscription_id  # online_reason() was checked by the caller
         resources = clients.resources(s.subscription_id)
         exists = arm.resource_group_exists(resources, s.resource_group)
@@ -130,7 +144,14 @@ def plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> Plan:
                 s.parameters(),
             )
         stack_plans.append(StackPlan(s.name, s.resource_group, s.subscription_id, exists, changes))
-    return Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=_meta(loaded, env))
+    scopes = [
+        rbac.ManagedScope(s.subscription_id or "", s.resource_group, p.resource_group_exists)
+        for s, p in zip(selected, stack_plans, strict=True)
+    ]
+    roles, targeted = rbac.plan_roles(loaded, env, clients, scopes)
+    stack_plans.append(roles)
+    fresh = Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=_meta(loaded, env))
+    return fresh, targeted
 
 
 def load_plan(path: Path, loaded: LoadedConfig) -> Plan:
@@ -201,6 +222,7 @@ class ProvisionResult:
     plan: Plan
     applied: list[str] = field(default_factory=list)
     created_resource_groups: list[str] = field(default_factory=list)
+    role_writes: int = 0
 
 
 def provision(
@@ -212,14 +234,20 @@ def provision(
     confirm: Callable[[Plan], bool] = lambda _plan: True,
     on_event: OnEvent | None = None,
     poll_seconds: float = 5.0,
+    prune: bool = False,
+    replication_delays: Sequence[float] | None = None,
 ) -> ProvisionResult:
-    """Apply the stacks whose what-if shows writes; a converged platform gets no write."""
+    """Apply the stacks whose what-if shows writes; a converged platform gets no write.
+
+    Unmanaged role assignments (users' and groups' roles at the platform's scopes that
+    mlops.yaml does not declare) are removed only with `prune`.
+    """
     from mlops.backends.azure import arm
 
     check_prerequisites(loaded, env)
     if saved is not None:
         env = saved.meta.get("env")
-    fresh = plan(loaded, env, clients)
+    fresh, targeted = _plan(loaded, env, clients)
     if saved is not None:
         drifted = [
             s.stack
@@ -235,12 +263,13 @@ def provision(
                 " `mlops plan --out` again and review it",
             )
     result = ProvisionResult(plan=fresh)
-    if not fresh.has_changes or not confirm(fresh):
+    pruning = prune and rbac.prunable(fresh.stack(ROLES)) > 0
+    if not (fresh.has_changes or pruning) or not confirm(fresh):
         return result
     by_name = {s.name: s for s in select(loaded, env)}
     notify = on_event or (lambda *_: None)
     for stack_plan in fresh.stacks:
-        if not stack_plan.has_writes:
+        if stack_plan.stack == ROLES or not stack_plan.has_writes:
             continue
         s = by_name[stack_plan.stack]
         assert s.subscription_id
@@ -266,4 +295,10 @@ def provision(
         )
         result.applied.append(s.name)
         notify(s.name, "done", s.resource_group)
+    roles = fresh.stack(ROLES)
+    if roles is not None and (roles.has_writes or pruning):
+        result.role_writes = rbac.apply_roles(
+            loaded, clients, targeted, prune=prune, notify=notify, delays=replication_delays
+        )
+        result.applied.append(ROLES)
     return result

@@ -1,9 +1,11 @@
 """A fake of Azure Resource Manager at the HTTP boundary, for the real SDK clients.
 
 It answers like ARM (resource groups, what-if and deployments as long-running operations,
-deployment operations) and keeps what was deployed, so a second what-if sees it. Every
-request is recorded; request bodies are read back through the SDK's own models. Faults can
-be injected: throttling and 5xx before a request is handled, a resource that fails once.
+deployment operations, role definitions and assignments) and keeps what was deployed, so a
+second what-if or listing sees it. Every request is recorded; request bodies are read back
+through the SDK's own models, and must not carry fields the models do not know or that the
+service sets itself (read-only). Faults can be injected: throttling and 5xx before a request
+is handled, a resource that fails once, a principal that Entra has not replicated yet.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import requests
 from azure.core.credentials import AccessToken
 from azure.core.pipeline.transport import HttpTransport
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
+from azure.mgmt.authorization.models import RoleAssignmentCreateParameters, RoleDefinition
 from azure.mgmt.resource.deployments.models import Deployment, DeploymentWhatIf
 from azure.mgmt.resource.resources.models import ResourceGroup
 
@@ -55,6 +58,19 @@ class Fault:
 
 
 _RG = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
+_AUTH = r"(?P<scope>.*)/providers/Microsoft\.Authorization/"
+#: built-in role ids are the same in every tenant; these are the ones the platform assigns
+BUILTIN_ROLE_IDS = frozenset(
+    {
+        "b24988ac-6180-42a0-ab88-20f7382dd24c",  # Contributor
+        "acdd72a7-3385-48ef-bd42-f606fba81ae7",  # Reader
+        "f58310d9-a9f6-439a-9e8d-f62e7b41a168",  # Role Based Access Control Administrator
+        "e503ece1-11d0-4e8e-8e2c-7a6c3bf38815",  # AzureML Compute Operator
+        "1823dd4f-9b8c-4ab6-ab4e-7397a3684615",  # AzureML Registry User
+        "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
+        "f6c7c914-8db3-469d-8ca1-694a8f32e121",  # AzureML Data Scientist
+    }
+)
 _DEPLOYMENT = _RG + r"(?:/providers/Microsoft\.Resources)?/deployments/(?P<name>[^/]+)"
 
 
@@ -71,6 +87,9 @@ class FakeArm(HttpTransport):
         self.operations: dict[str, dict[str, Any]] = {}  # async operation id -> state
         self.deployment_operations: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.deployment_states: dict[tuple[str, str], str] = {}
+        self.role_definitions: dict[str, dict[str, Any]] = {}  # guid -> definition
+        self.role_assignments: dict[str, dict[str, Any]] = {}  # id lower -> assignment
+        self.replicating: dict[str, int] = {}  # principal id -> PrincipalNotFound answers left
 
     # --- what tests look at ------------------------------------------------------------
     def writes(self) -> list[Recorded]:
@@ -111,6 +130,18 @@ class FakeArm(HttpTransport):
 
     # --- ARM ---------------------------------------------------------------------------
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if m := re.fullmatch(_AUTH + r"roleDefinitions/(?P<id>[^/]+)", path, re.IGNORECASE):
+            return self._role_definition(method, m["scope"], m["id"], body)
+        if m := re.fullmatch(_AUTH + r"roleAssignments", path, re.IGNORECASE):
+            scope = m["scope"].lower()
+            found = [
+                a
+                for a in self.role_assignments.values()
+                if _related(a["properties"]["scope"].lower(), scope)
+            ]
+            return 200, {"value": found}, {}
+        if m := re.fullmatch(_AUTH + r"roleAssignments/(?P<name>[^/]+)", path, re.IGNORECASE):
+            return self._role_assignment(method, m["scope"], m["name"], body)
         if m := re.fullmatch(r"/operations/(?P<id>[^/]+)", path):
             return self._operation(m["id"])
         if m := re.fullmatch(_DEPLOYMENT + r"/operations", path, re.IGNORECASE):
@@ -242,6 +273,143 @@ class FakeArm(HttpTransport):
         if state["polls"] == 1:
             return 200, {"status": "Running"}, {}
         return 200, state["final"], {}
+
+    # --- Microsoft.Authorization -------------------------------------------------------
+    def _role_definition(
+        self, method: str, scope: str, guid: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        if method == "GET":
+            found = self.role_definitions.get(guid.lower())
+            if found is None:
+                message = f"The specified role definition with ID '{guid}' does not exist."
+                return 404, _error("RoleDefinitionDoesNotExist", message), {}
+            return 200, found, {}
+        assert method == "PUT", method
+        assert re.fullmatch(r"/subscriptions/[^/]+", scope), f"custom roles at {scope}"
+        model = _strict(RoleDefinition, body)
+        assert model.role_type == "CustomRole"
+        assert model.assignable_scopes, "a custom role needs assignable scopes"
+        for s in model.assignable_scopes:
+            assert re.fullmatch(r"/subscriptions/[^/{}]+/resourceGroups/[^/{}]+", s), s
+        for other, existing in self.role_definitions.items():
+            if other != guid.lower() and existing["properties"]["roleName"] == model.role_name:
+                return 409, _error("RoleDefinitionWithSameNameExists", model.role_name), {}
+        created = guid.lower() not in self.role_definitions
+        stored = {
+            "id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+            "name": guid,
+            "type": "Microsoft.Authorization/roleDefinitions",
+            "properties": {**json.loads(json.dumps(body["properties"])), "createdOn": _NOW},
+        }
+        self.role_definitions[guid.lower()] = stored
+        return (201 if created else 200), stored, {}
+
+    def _role_assignment(
+        self, method: str, scope: str, name: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+        existing = self.role_assignments.get(rid.lower())
+        if method == "GET":
+            if existing is None:
+                return 404, _error("RoleAssignmentNotFound", rid), {}
+            return 200, existing, {}
+        if method == "DELETE":
+            if existing is None:
+                return 204, None, {}
+            return 200, self.role_assignments.pop(rid.lower()), {}
+        assert method == "PUT", method
+        model = _strict(RoleAssignmentCreateParameters, body)
+        assert model.principal_type in ("User", "Group", "ServicePrincipal"), model.principal_type
+        uuid.UUID(name)  # role-assignment names are GUIDs
+        if self.replicating.get(model.principal_id, 0) > 0:
+            self.replicating[model.principal_id] -= 1
+            message = (
+                f"Principal {model.principal_id.replace('-', '')} does not exist in the"
+                " directory. If you are creating this principal and then immediately"
+                " assigning a role, this error might be related to a replication delay."
+            )
+            return 400, _error("PrincipalNotFound", message), {}
+        role = model.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        custom = self.role_definitions.get(role)
+        if role not in BUILTIN_ROLE_IDS and custom is None:
+            return 400, _error("RoleDefinitionDoesNotExist", model.role_definition_id), {}
+        if custom is not None:
+            allowed = [s.lower() for s in custom["properties"]["assignableScopes"]]
+            here = scope.lower()
+            if not any(here == a or here.startswith(a + "/") for a in allowed):
+                return 403, _error("AuthorizationFailed", f"{scope} not assignable"), {}
+        for other in self.role_assignments.values():
+            props = other["properties"]
+            same = (
+                props["scope"].lower() == scope.lower()
+                and props["principalId"] == model.principal_id
+                and props["roleDefinitionId"].rsplit("/", 1)[-1].lower() == role
+            )
+            if same and other["id"].lower() != rid.lower():
+                return (
+                    409,
+                    _error("RoleAssignmentExists", "The role assignment already exists."),
+                    {},
+                )
+        if existing is not None:
+            props = existing["properties"]
+            if props["principalId"] != model.principal_id or props["roleDefinitionId"] != (
+                model.role_definition_id
+            ):
+                return 400, _error("RoleAssignmentUpdateNotPermitted", rid), {}
+        stored = {
+            "id": rid,
+            "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {**body["properties"], "scope": scope, "createdOn": _NOW},
+        }
+        self.role_assignments[rid.lower()] = stored
+        return (200 if existing else 201), stored, {}
+
+    def add_assignment(
+        self, scope: str, role_id: str, principal_id: str, principal_type: str, **extra: Any
+    ) -> str:
+        """An assignment made outside mlops (by hand in the portal, or by Azure itself)."""
+        name = str(uuid.uuid4())
+        rid = f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"
+        sub = scope.split("/")[2]
+        self.role_assignments[rid.lower()] = {
+            "id": rid,
+            "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+            "properties": {
+                "scope": scope,
+                "roleDefinitionId": f"/subscriptions/{sub}/providers/Microsoft.Authorization"
+                f"/roleDefinitions/{role_id}",
+                "principalId": principal_id,
+                "principalType": principal_type,
+                **extra,
+            },
+        }
+        return rid
+
+
+_NOW = "2026-11-26T00:00:00.0000000Z"
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _related(a: str, b: str) -> bool:
+    """Whether one scope is the other or an ancestor of it (assignments listed both ways)."""
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
+
+
+def _strict(model: Any, body: Any) -> Any:
+    """The body as the SDK model, refusing fields the model lacks or the service sets."""
+    attribute_map = model._attribute_map
+    readonly = {attribute_map[k]["key"] for k, v in model._validation.items() if v.get("readonly")}
+    known = {v["key"] for v in attribute_map.values()} - readonly
+    sent = {f"properties.{k}" for k in body.get("properties", {})}
+    sent |= {k for k in body if k != "properties"}
+    assert sent <= known, f"{model.__name__}: not sendable: {sorted(sent - known)}"
+    return model.deserialize(body)
 
 
 def _DEPLOY_PREFIX(sub: str, rg: str, name: str) -> str:

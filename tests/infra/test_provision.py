@@ -27,7 +27,7 @@ def test_first_provision_creates_resource_groups_then_deploys_shared_before_the_
     events: list[tuple[str, str, str]] = []
     result = _provision(vnet_project, clients, on_event=lambda *e: events.append(e))
 
-    assert result.applied == ["shared", "dev"]
+    assert result.applied == ["shared", "dev", "roles"]
     assert result.created_resource_groups == ["rg-contoso-churn-shared", "rg-contoso-churn-dev"]
     deployments = [r for r in arm.writes() if "/deployments/" in r.path]
     assert [r.path.rsplit("/", 1)[1] for r in deployments] == ["mlops-shared", "mlops-dev"]
@@ -88,7 +88,7 @@ def test_throttling_and_server_errors_are_retried(
         Fault("POST", r"/whatIf$", 500, times=2),
     ]
     result = _provision(vnet_project, clients)
-    assert result.applied == ["shared", "dev"]
+    assert result.applied == ["shared", "dev", "roles"]
     assert [f.times for f in arm.faults] == [0, 0, 2]  # no what-if for a new resource group
     heads = [r for r in arm.requests if r.method == "HEAD" and r.path.endswith("churn-dev")]
     assert len(heads) >= 2
@@ -115,7 +115,7 @@ def test_a_deployment_failing_halfway_names_the_resource_and_a_rerun_completes_i
     plan = infra.plan(vnet_project, "dev", clients)
     dev = plan.stack("dev")
     assert dev is not None and dev.counts()["no-change"] >= 3  # what was created is kept
-    assert _provision(vnet_project, clients).applied == ["dev"]
+    assert _provision(vnet_project, clients).applied == ["dev", "roles"]
     assert not infra.plan(vnet_project, "dev", clients).has_changes
 
 
@@ -176,7 +176,7 @@ def test_plan_without_credentials_or_subscription_is_offline_and_says_so(
     plan = result.json()
     assert plan["offline"] is True
     assert "subscription" in plan["reason"]
-    assert [s["stack"] for s in plan["stacks"]] == ["shared", "prod"]
+    assert [s["stack"] for s in plan["stacks"]] == ["shared", "prod", "roles"]
     assert {c["action"] for s in plan["stacks"] for c in s["changes"]} == {"create"}
     table = run_cli("plan", "--offline", "--out", "plan.json")
     assert table.exit_code == 0

@@ -24,7 +24,7 @@ def _resources(template: dict, rtype: str) -> list[dict]:
     return [r for r in template["resources"] if r["type"] == rtype]
 
 
-def test_render_writes_a_template_and_parameters_per_environment_and_the_shared_stack(
+def test_render_writes_a_template_and_parameters_per_stack_and_the_custom_role(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy_config("vnet", tmp_path)
@@ -32,11 +32,14 @@ def test_render_writes_a_template_and_parameters_per_environment_and_the_shared_
     result = run_cli("render")
     assert result.exit_code == 0, result.stderr
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("infra/*/*"))
-    assert written == [
-        f"infra/{stack}/{name}"
-        for stack in ("dev", "prod", "shared", "test")
-        for name in ("main.json", "main.parameters.json")
-    ]
+    assert written == sorted(
+        [
+            f"infra/{stack}/{name}"
+            for stack in ("dev", "prod", "shared", "test")
+            for name in ("main.json", "main.parameters.json")
+        ]
+        + ["infra/roles/data-scientist.json"]
+    )
     params = json.loads((tmp_path / "infra/prod/main.parameters.json").read_text())
     assert params["parameters"]["location"] == {"value": "westeurope"}  # the env's override
     assert run_cli("render", "--check").exit_code == 0

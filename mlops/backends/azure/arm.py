@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from mlops.backends.azure.calls import call as _call
+from mlops.backends.azure.calls import error_text as _error_text
 from mlops.errors import BackendError
 from mlops.plan.changes import PropertyChange, ResourceChange
 
@@ -197,38 +199,6 @@ def _failed_operations(
             message = _error_text(status.error)
         out.append(f"{target.resource_type}/{target.resource_name}: {message}".rstrip(": "))
     return out
-
-
-def _error_text(error: Any) -> str:
-    if error is None:
-        return ""
-    code = getattr(error, "code", None)
-    message = getattr(error, "message", None) or ""
-    details = getattr(error, "details", None) or []
-    if details and not message:
-        return _error_text(details[0])
-    return f"{code}: {message}" if code else message
-
-
-def _call(fn: Callable[[], Any], what: str) -> Any:
-    """Run an SDK call, turning Azure's errors into a readable BackendError."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
-
-    try:
-        return fn()
-    except ClientAuthenticationError as exc:
-        raise BackendError(
-            f"{what}: not signed in to Azure ({str(exc).splitlines()[0]})",
-            hint="sign in with `az login`",
-        ) from None
-    except HttpResponseError as exc:
-        if exc.status_code == 403:
-            raise BackendError(
-                f"{what}: permission denied: {_error_text(exc.error) or exc.message}",
-                hint="the signed-in identity needs Contributor on the resource group"
-                " (or Owner on the subscription to create it)",
-            ) from None
-        raise BackendError(f"{what} failed: {_error_text(exc.error) or exc.message}") from None
 
 
 __all__ = ["deploy", "ensure_resource_group", "parse_resource_id", "what_if"]

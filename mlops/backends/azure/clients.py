@@ -15,6 +15,7 @@ from mlops.errors import BackendError
 if TYPE_CHECKING:
     from azure.core.credentials import TokenCredential
     from azure.core.pipeline.transport import HttpTransport
+    from azure.mgmt.authorization import AuthorizationManagementClient
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
@@ -44,6 +45,11 @@ class AzureClients:
         from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
         return DeploymentsMgmtClient(self.credential, subscription_id, **self._kwargs())
+
+    def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return AuthorizationManagementClient(self.credential, subscription_id, **self._kwargs())
 
 
 def default_clients(tenant_id: str | None = None) -> AzureClients:

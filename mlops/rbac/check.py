@@ -1,0 +1,110 @@
+"""Whether a persona may perform an Azure operation in an environment, as Azure decides it.
+
+The operation's target is the environment's resource it belongs to (the workspace for
+`Microsoft.MachineLearningServices/workspaces/...`, the storage account for
+`Microsoft.Storage/...`, the shared registry for `.../registries/...`, otherwise the
+resource group); every grant at that scope or above it applies, each role on its own
+(actions minus that role's notActions), and any one that allows the operation allows it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlops.config.root import Config
+from mlops.rbac.model import Grant, RoleModel
+from mlops.rbac.permissions import Decision, is_data_action
+from mlops.rbac.roles import Scope
+
+_TARGETS = (
+    ("microsoft.machinelearningservices/registries", "registry"),
+    ("microsoft.machinelearningservices/workspaces", "workspace"),
+    ("microsoft.storage/storageaccounts", "storage_account"),
+)
+
+
+def target_scope(config: Config, env: str, operation: str) -> Scope:
+    """The resource an operation acts on in `env` (an Azure environment of `config`)."""
+    names = config.environment_names(env)
+    spec = config.environments.azure[env]
+    sub = spec.subscription_id or config.azure.subscription_id
+    lowered = operation.lower()
+    kind = next((k for prefix, k in _TARGETS if lowered.startswith(prefix)), "resource_group")
+    if kind == "registry":
+        shared = config.shared_names()
+        return Scope(
+            "registry", shared.resource_group, shared.registry, config.azure.subscription_id
+        )
+    name = {
+        "workspace": names.workspace,
+        "storage_account": names.storage_account,
+        "resource_group": names.resource_group,
+    }[kind]
+    return Scope(kind, names.resource_group, name, sub)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    persona: str
+    operation: str
+    env: str
+    target: Scope
+    data: bool
+    decisions: tuple[tuple[Grant, Decision], ...]  # every grant that applies at the target
+
+    @property
+    def granting(self) -> list[Grant]:
+        return [g for g, d in self.decisions if d.allowed]
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.granting)
+
+    @property
+    def conditions(self) -> list[str]:
+        """When every granting role carries a condition, the roles it lets holders assign."""
+        granting = self.granting
+        if not granting or any(not g.assignable for g in granting):
+            return []
+        return sorted({r.name for g in granting for r in g.assignable})
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "persona": self.persona,
+            "operation": self.operation,
+            "env": self.env,
+            "scope": self.target.path(),
+            "data_action": self.data,
+            "allowed": self.allowed,
+            "only_roles": self.conditions,
+            "grants": [
+                {
+                    "role": g.role.name,
+                    "scope": g.scope.path(),
+                    "allowed": d.allowed,
+                    "granted_by": d.granted_by,
+                    "excluded_by": d.excluded_by,
+                }
+                for g, d in self.decisions
+            ],
+        }
+
+
+def check(
+    config: Config,
+    model: RoleModel,
+    persona: str,
+    operation: str,
+    env: str,
+    *,
+    data: bool | None = None,
+) -> Verdict:
+    """Evaluate `operation` for `persona` in `env`; `data` None: decided from the operation."""
+    is_data = is_data_action(operation) if data is None else data
+    target = target_scope(config, env, operation)
+    decisions = tuple(
+        (g, g.role.decide(operation, data=is_data))
+        for g in model.grants
+        if g.persona == persona and g.scope.contains(target)
+    )
+    return Verdict(persona, operation, env, target, is_data, decisions)

@@ -1,0 +1,237 @@
+"""Governance use cases: the RBAC part of plan and provision, the audit matrix, `rbac check`.
+
+Role definitions are applied before assignments (an assignment names its role), and both
+after the infrastructure stacks (assignments sit on the workspace, storage account and
+registry those stacks create). Deletes of assignments mlops made and no longer declares are
+part of every apply; unmanaged assignments go only with `prune`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BackendError, BadInputError
+from mlops.plan.changes import ROLES, StackPlan
+from mlops.plan.roles import (
+    ASSIGNMENT,
+    Targeted,
+    assignment_properties,
+    definition_properties,
+    offline_changes,
+    role_changes,
+)
+from mlops.rbac.check import Verdict, check
+from mlops.rbac.model import ALL_PERSONAS, Assignment, CustomRole, RoleModel, role_model
+
+if TYPE_CHECKING:
+    from mlops.backends.azure.clients import AzureClients
+
+#: (stack, event, detail), as in services.infra
+OnEvent = Callable[[str, str, str], None]
+
+
+@dataclass(frozen=True)
+class ManagedScope:
+    """A resource group of the platform, and whether it exists (no listing when it does not)."""
+
+    subscription_id: str
+    resource_group: str
+    exists: bool | None
+
+    @property
+    def path(self) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+
+
+def models(loaded: LoadedConfig, env: str | None) -> tuple[RoleModel, RoleModel]:
+    """(the selected environment's part, the whole model)."""
+    full = role_model(loaded.config)
+    return full.for_env(env), full
+
+
+def offline_stack(loaded: LoadedConfig, env: str | None) -> StackPlan:
+    selected, _ = models(loaded, env)
+    sub = loaded.config.azure.subscription_id
+    return StackPlan(ROLES, "", sub, None, offline_changes(selected))
+
+
+def plan_roles(
+    loaded: LoadedConfig,
+    env: str | None,
+    clients: AzureClients,
+    scopes: Sequence[ManagedScope],
+) -> tuple[StackPlan, list[Targeted]]:
+    """Compare the declared roles and assignments with Azure's."""
+    from mlops.backends.azure import authorization
+
+    selected, full = models(loaded, env)
+    definitions = {}
+    for custom in selected.custom_roles:
+        assert custom.subscription_id  # online_reason() was checked by the caller
+        client = clients.authorization(custom.subscription_id)
+        at = f"/subscriptions/{custom.subscription_id}"
+        definitions[custom.role.id] = authorization.get_definition(client, at, custom.role.id)
+    observed = {}
+    for scope in scopes:
+        if scope.exists is False:
+            continue  # a resource group about to be created holds no assignment yet
+        client = clients.authorization(scope.subscription_id)
+        for seen in authorization.list_assignments(client, scope.path):
+            observed[seen.id.lower()] = seen
+    targeted = role_changes(
+        selected, full, definitions, list(observed.values()), [s.path for s in scopes]
+    )
+    sub = loaded.config.azure.subscription_id
+    return StackPlan(ROLES, "", sub, True, tuple(c for c, _ in targeted)), targeted
+
+
+def prunable(stack: StackPlan | None) -> int:
+    if stack is None:
+        return 0
+    return sum(1 for c in stack.changes if c.action == "unmanaged" and c.prunable)
+
+
+def apply_roles(
+    loaded: LoadedConfig,
+    clients: AzureClients,
+    targeted: list[Targeted],
+    *,
+    prune: bool,
+    notify: OnEvent,
+    delays: Sequence[float] | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> int:
+    """Definitions, then assignments, then removals; returns how many writes were made."""
+    from mlops.backends.azure import authorization
+
+    retry: dict[str, Any] = {}
+    if delays is not None:
+        retry["delays"] = delays
+    if sleep is not None:
+        retry["sleep"] = sleep
+    writes = 0
+    for change, target in targeted:
+        if isinstance(target, CustomRole) and change.action in ("create", "modify"):
+            sub = target.subscription_id or ""
+            authorization.put_definition(
+                clients.authorization(sub),
+                f"/subscriptions/{sub}",
+                target.role.id,
+                definition_properties(target),
+            )
+            writes += 1
+            notify(ROLES, "created" if change.action == "create" else "updated", change.name)
+    for change, target in targeted:
+        if isinstance(target, Assignment) and change.action in ("create", "modify"):
+            scope, _, name = (change.resource_id or "").rpartition(f"/providers/{ASSIGNMENT}/")
+            who = f"{target.principal.name} ({loaded.where(*target.principal.field)})"
+            try:
+                made = authorization.put_assignment(
+                    clients.authorization(target.subscription_id or ""),
+                    scope or target.scope,
+                    name or target.name,
+                    assignment_properties(target),
+                    on_wait=lambda n, pause, who=who: notify(
+                        ROLES, "waiting", f"{who} not replicated yet, try {n + 1} in {pause:.0f} s"
+                    ),
+                    **retry,
+                )
+            except BackendError as exc:
+                raise BackendError(f"{change.name}: {exc.message}", hint=exc.hint) from None
+            writes += 1
+            verb = "exists" if not made else "created" if change.action == "create" else "updated"
+            notify(ROLES, verb, change.name)
+    for change, _ in targeted:
+        remove = change.action == "delete" or (
+            prune and change.action == "unmanaged" and change.prunable
+        )
+        if remove and change.type == ASSIGNMENT and change.resource_id:
+            sub = change.resource_id.split("/")[2]
+            authorization.delete_assignment(clients.authorization(sub), change.resource_id)
+            writes += 1
+            notify(ROLES, "removed" if change.action == "delete" else "pruned", change.name)
+    return writes
+
+
+# --- audit --------------------------------------------------------------------------------
+
+
+def persona(name: str) -> str:
+    """A persona as mlops.yaml spells it; `data-scientists` and `data_scientist` work too."""
+    key = name.strip().lower().replace("-", "_")
+    for candidate in ALL_PERSONAS:
+        if key in (candidate, candidate.rstrip("s")):
+            return candidate
+    raise BadInputError(
+        f"unknown persona '{name}'", hint=f"choose one of: {', '.join(ALL_PERSONAS)}"
+    )
+
+
+def environment(loaded: LoadedConfig, env: str | None) -> str | None:
+    azure_envs = loaded.config.environments.azure
+    if env is not None and env not in azure_envs:
+        raise BadInputError(
+            f"environment '{env}' is not an Azure environment of {loaded.path.name}",
+            hint=f"choose one of: {', '.join(azure_envs)}" if azure_envs else None,
+        )
+    return env
+
+
+@dataclass(frozen=True)
+class MatrixRow:
+    persona: str
+    env: str
+    scope: str  # e.g. "workspace mlw-mlops-diagnosis-dev"
+    role: str
+    principals: tuple[str, ...]
+    only_roles: tuple[str, ...]  # a condition's list of roles its holders may assign
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "persona": self.persona,
+            "env": self.env,
+            "scope": self.scope,
+            "role": self.role,
+            "principals": list(self.principals),
+            "only_roles": list(self.only_roles),
+            "why": self.why,
+        }
+
+
+def matrix(loaded: LoadedConfig, env: str | None) -> list[MatrixRow]:
+    """Persona x environment x scope x role, with who holds each (for auditors)."""
+    from mlops.rbac.model import principals
+
+    selected, _ = models(loaded, environment(loaded, env))
+    order = {p: i for i, p in enumerate(ALL_PERSONAS)}
+    rows = [
+        MatrixRow(
+            g.persona,
+            g.env,
+            g.scope.label,
+            g.role.name,
+            tuple(p.name for p in principals(loaded.config, g.persona, g.env)),
+            tuple(r.name for r in g.assignable),
+            g.why,
+        )
+        for g in selected.grants
+    ]
+    return sorted(rows, key=lambda r: order[r.persona])
+
+
+def check_operation(
+    loaded: LoadedConfig, who: str, operation: str, env: str, *, data: bool | None = None
+) -> Verdict:
+    if "/" not in operation:
+        raise BadInputError(
+            f"'{operation}' is not an Azure operation",
+            hint="e.g. Microsoft.MachineLearningServices/workspaces/computes/write",
+        )
+    name = environment(loaded, env)
+    assert name is not None
+    full = role_model(loaded.config)
+    return check(loaded.config, full, persona(who), operation, name, data=data)
