@@ -57,6 +57,8 @@ def test_help_does_not_even_import_pydantic():
         "mlops.pipeline.checks",
         "mlops.render.files",
         "mlops.plan.changes",
+        "mlops.plan.roles",
+        "mlops.rbac.check",
     ],
 )
 def test_pure_layers_import_no_sdk_typer_or_rich(layer):

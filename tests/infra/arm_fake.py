@@ -294,7 +294,6 @@ class FakeArm(HttpTransport):
         for other, existing in self.role_definitions.items():
             if other != guid.lower() and existing["properties"]["roleName"] == model.role_name:
                 return 409, _error("RoleDefinitionWithSameNameExists", model.role_name), {}
-        created = guid.lower() not in self.role_definitions
         stored = {
             "id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
             "name": guid,
@@ -302,7 +301,7 @@ class FakeArm(HttpTransport):
             "properties": {**json.loads(json.dumps(body["properties"])), "createdOn": _NOW},
         }
         self.role_definitions[guid.lower()] = stored
-        return (201 if created else 200), stored, {}
+        return 201, stored, {}  # the REST spec defines 201 only, for updates too
 
     def _role_assignment(
         self, method: str, scope: str, name: str, body: Any

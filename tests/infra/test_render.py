@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -178,3 +179,30 @@ def test_names_that_break_azure_rules_exit_2_and_nothing_is_rendered(
     assert result.exit_code == 2
     assert "project.name" in result.stderr and "characters" in result.stderr
     assert not (tmp_path / "infra").exists()
+
+
+def test_the_custom_role_is_assignable_in_every_environments_resource_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = copy_config("vnet", tmp_path)
+    other = "44444444-4444-4444-4444-444444444444"
+    own_subscription = f"prod: {{subscription_id: {other},"
+    path.write_text(path.read_text().replace("prod: {location: westeurope,", own_subscription))
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("render").exit_code == 0
+
+    template = json.loads((tmp_path / "infra/roles/data-scientist.json").read_text())
+
+    assert template["$schema"].endswith("/subscriptionDeploymentTemplate.json#")
+    [role] = template["resources"]
+    assert role["type"] == "Microsoft.Authorization/roleDefinitions"
+    uuid.UUID(role["name"])
+    props = role["properties"]
+    assert props["roleName"] == "contoso-churn Data Scientist"
+    assert props["assignableScopes"] == [
+        "[format('{0}/resourceGroups/{1}', subscription().id, 'rg-contoso-churn-dev')]",
+        "[format('{0}/resourceGroups/{1}', subscription().id, 'rg-contoso-churn-test')]",
+        f"/subscriptions/{other}/resourceGroups/rg-contoso-churn-prod",  # its own subscription
+    ]
+    not_actions = props["permissions"][0]["notActions"]
+    assert "Microsoft.MachineLearningServices/workspaces/computes/write" in not_actions
