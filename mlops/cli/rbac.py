@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlops.cli import _output
-from mlops.cli._options import ConfigOption, session
+from mlops.cli._options import ConfigOption, OutputOption, session
 
 if TYPE_CHECKING:
     from mlops.services.rbac import MatrixRow
@@ -130,16 +130,13 @@ def check(
         ),
     ] = None,
     config: ConfigOption = None,
-    output: Annotated[
-        str | None,
-        typer.Option("--output", "-o", help="table or json.", show_default=False),
-    ] = None,
+    output: OutputOption = None,
 ) -> None:
-    """Whether a persona may perform an Azure operation in an environment: exit 0 if it
-    may, 3 if it may not.
+    """Whether a persona may perform an Azure operation in an environment.
 
-    Evaluated as Azure does: `*` wildcards, each role's notActions taken from that
-    role only, every role at the operation's resource or above it.
+    Exit 0 if it may, 3 if it may not. Evaluated as Azure does: `*` wildcards, each
+    role's notActions taken from that role only, every role at the operation's resource
+    or above it.
 
     [bold]Examples[/bold]
 
@@ -147,10 +144,9 @@ def check(
 
       mlops rbac check platform_engineers Microsoft.Authorization/roleAssignments/write -e prod
     """
-    from mlops.cli._options import Output
     from mlops.services import rbac
 
-    current = session(ctx, config=config, output=Output(output) if output else None)
+    current = session(ctx, config=config, output=output)
     verdict = rbac.check_operation(current.load(), persona, operation, env, data=data)
     if current.json:
         _output.emit_json(verdict.to_dict())

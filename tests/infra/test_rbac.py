@@ -17,7 +17,7 @@ from mlops.rbac import builtin
 from mlops.render.roles import role_template
 from mlops.services import infra, rbac
 from tests.conftest import run_cli
-from tests.infra.arm_fake import FakeArm
+from tests.infra.arm_fake import FakeArm, Fault
 from tests.infra.conftest import copy_config
 
 SUB = "22222222-2222-2222-2222-222222222222"
@@ -312,3 +312,22 @@ def test_the_readme_carries_the_matrix_of_this_repositorys_config() -> None:
     assert text.split(start)[1].split(end)[0] == markdown(rows), (
         "README is stale: paste `mlops rbac matrix -o markdown` between the markers"
     )
+
+
+def test_throttling_and_server_errors_on_role_calls_are_retried(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm
+) -> None:
+    _provision(vnet_project, clients)
+    arm.role_assignments.pop(next(iter(arm.role_assignments)))  # removed by someone
+    arm.faults += [
+        Fault("GET", r"/roleDefinitions/", 429),
+        Fault("GET", r"/roleAssignments$", 500),
+        Fault("PUT", r"/roleAssignments/", 503, times=2),
+    ]
+
+    result = _provision(vnet_project, clients)
+
+    assert result.applied == ["roles"] and result.role_writes == 1
+    assert [f.times for f in arm.faults] == [0, 0, 0]
+    declared = rbac.models(vnet_project, "dev")[0].assignments
+    assert len(arm.role_assignments) == len(declared)
