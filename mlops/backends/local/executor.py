@@ -87,42 +87,51 @@ class Executor:
         pending = dict(self.plan.steps)
         running: dict[Future[StepResult], str] = {}
         with ThreadPoolExecutor(max_workers=max(1, self.ctx.parallelism)) as pool:
-            while pending or running:
-                for step_id in list(pending):
-                    step = pending[step_id]
-                    if not step.depends_on <= self.results.keys():
-                        continue
-                    del pending[step_id]
-                    failed = [d for d in step.depends_on if self.results[d].status not in SUCCEEDED]
-                    if self._stopping or failed:
-                        reason = (
-                            "an earlier step failed"
-                            if self._stopping
-                            else f"needs {', '.join(sorted(failed))}, which did not succeed"
-                        )
-                        status = CANCELED if self._stopping else SKIPPED
-                        self._finish(StepResult(step_id, status, reason=reason))
-                        continue
-                    self.ctx.on_event(Event(step_id, "running"))
-                    running[pool.submit(self._run_step, step)] = step_id
-                if not running:
-                    break
-                try:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:
-                    # steps run in their own sessions, so Ctrl-C does not reach them: stop
-                    # them here, or they would outlive the run
-                    self._stop()
-                    raise
-                for future in done:
-                    del running[future]
-                    result = future.result()
-                    self._finish(result)
-                    if result.status == FAILED and not self.plan.continue_on_step_failure:
-                        self._stop()
+            try:
+                self._schedule(pool, pending, running)
+            except BaseException:
+                # Ctrl-C lands wherever the main thread is. Steps run in their own sessions,
+                # so it does not reach them: stop them here, or they would outlive the run
+                # (and the pool would wait for them on the way out)
+                self._stop()
+                raise
         for step_id in pending:  # blocked behind a cycle or a stop
             self._finish(StepResult(step_id, CANCELED, reason="an earlier step failed"))
         return {s: self.results[s] for s in self.plan.steps}
+
+    def _schedule(
+        self,
+        pool: ThreadPoolExecutor,
+        pending: dict[str, PlannedStep],
+        running: dict[Future[StepResult], str],
+    ) -> None:
+        while pending or running:
+            for step_id in list(pending):
+                step = pending[step_id]
+                if not step.depends_on <= self.results.keys():
+                    continue
+                del pending[step_id]
+                failed = [d for d in step.depends_on if self.results[d].status not in SUCCEEDED]
+                if self._stopping or failed:
+                    reason = (
+                        "an earlier step failed"
+                        if self._stopping
+                        else f"needs {', '.join(sorted(failed))}, which did not succeed"
+                    )
+                    status = CANCELED if self._stopping else SKIPPED
+                    self._finish(StepResult(step_id, status, reason=reason))
+                    continue
+                self.ctx.on_event(Event(step_id, "running"))
+                running[pool.submit(self._run_step, step)] = step_id
+            if not running:
+                break
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                del running[future]
+                result = future.result()
+                self._finish(result)
+                if result.status == FAILED and not self.plan.continue_on_step_failure:
+                    self._stop()
 
     def _finish(self, result: StepResult) -> None:
         self.results[result.id] = result
