@@ -339,6 +339,9 @@ def test_ctrl_c_stops_the_running_steps_and_exits_130(pipeline_project, tmp_path
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # as from a terminal: a shell without job control starts background jobs with
+        # SIGINT ignored, and children inherit that (a CI script run with `&` did)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not started.exists():
