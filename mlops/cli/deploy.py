@@ -32,30 +32,61 @@ endpoints_app = typer.Typer(no_args_is_help=True, help="Local endpoints and thei
 
 def deploy(
     ctx: typer.Context,
-    env: EnvOption = LocalEnv.local,
+    env: Annotated[
+        str,
+        typer.Option(
+            "--env", "-e", help="local (this machine), or an Azure environment (test, prod...)."
+        ),
+    ] = "local",
     model: ModelOption = None,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the local endpoint.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Azure: print the endpoint and deployment YAML (Azure ML CLI v2) and stop.",
+        ),
+    ] = False,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Serve a registered model locally in azureml-inference-server-http, on 127.0.0.1.
+    """Serve a model: locally in azureml-inference-server-http, or blue/green on Azure ML.
 
-    The model files are laid out as Azure ML lays them out (AZUREML_MODEL_DIR) and the
-    server is the one Azure ML online endpoints run. A new version starts beside the old
-    one, which stops only once the new one is healthy.
+    Locally, the model files are laid out as Azure ML lays them out (AZUREML_MODEL_DIR) and
+    the server is the one Azure ML online endpoints run; a new version starts beside the
+    old one, which stops only once the new one is healthy.
+
+    On Azure (--env test, --env prod): a managed online endpoint, or a Kubernetes one on
+    the platform's AKS with deployment.target: kubernetes. The new deployment starts at 0%
+    beside the serving one and answers the sample request directly; traffic then moves by
+    deployment.traffic_steps with a health and smoke check after each; the old deployment
+    goes at 100%. Any failure puts traffic back and removes the new deployment (exit 1).
+    The model comes from the shared registry (`mlops promote` puts it there).
 
     [bold]Examples[/bold]
-
-      mlops deploy --env local
 
       mlops deploy --env local --model diagnosis:1
 
       mlops deploy --env local --stop
+
+      mlops deploy --env test --model diagnosis:3
+
+      mlops deploy --env prod --model diagnosis:3 --dry-run
     """
     from mlops.services import deploy as service
 
     current = session(ctx, config=config, output=output)
     loaded = current.load()
+    if env != "local":
+        _deploy_azure(current, loaded, env, model, dry_run)
+        return
+    if dry_run:
+        from mlops.errors import BadInputError
+
+        raise BadInputError(
+            "--dry-run prints Azure ML YAML: it needs an Azure environment",
+            hint="e.g. mlops deploy --env test --dry-run",
+        )
     if stop:
         stopped = service.stop_local(loaded)
         if current.json:
@@ -73,6 +104,80 @@ def deploy(
     verb = "serving" if started else "already serving"
     _output.success(f"{verb} {endpoint.model}:{endpoint.version} at {endpoint.url}")
     _output.stderr().print(f"  swagger: {endpoint.swagger}\n  log: {endpoint.log}")
+
+
+def _deploy_azure(current, loaded, env: str, model: str | None, dry_run: bool) -> None:
+    import time
+
+    from mlops.services import azure_ml
+
+    if dry_run:
+        from mlops.serialize import dump_yaml
+
+        documents = azure_ml.dry_run(loaded, env, model)
+        if current.json:
+            _output.emit_json({"endpoint": documents[0], "deployment": documents[1]})
+        else:
+            _output.emit_text("---\n".join(dump_yaml(d) for d in documents))
+        return
+    azure_ml.workspace(loaded, env)
+    from mlops.backends.azure.clients import default_clients, require_signed_in
+
+    clients = default_clients(loaded.config.azure.tenant_id)
+    require_signed_in(clients)
+    err = _output.stderr()
+
+    def on_event(event: str, detail: str) -> None:
+        if not current.json:
+            err.print(f"  [{time.strftime('%H:%M:%S')}] {event:<12} {detail}", highlight=False)
+
+    result = azure_ml.deploy(loaded, env, model, clients, on_event=on_event)
+    if current.json:
+        _output.emit_json(result.to_dict())
+        return
+    _output.success(
+        f"{result.endpoint}: {result.deployment} serves {result.model} with all traffic"
+        + (f"; {result.previous} removed" if result.previous else "")
+    )
+
+
+def promote(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="NAME:VERSION from the training workspace.")],
+    to: Annotated[str, typer.Option("--to", help="The environment it moves on to.")],
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Make a gate-promoted model version deployable in a later environment.
+
+    Copies NAME:VERSION from the first environment's workspace into the shared Azure ML
+    registry (once, with its lineage tags and source job), so every later environment
+    deploys the same bits. Refused (exit 2) when the gate did not promote the version, and,
+    beyond the second environment, when the one before it is not serving that version.
+
+    [bold]Examples[/bold]
+
+      mlops promote diagnosis:3 --to test
+
+      mlops promote diagnosis:3 --to prod --output json
+    """
+    from mlops.backends.azure.clients import default_clients, require_signed_in
+    from mlops.services import azure_ml
+
+    current = session(ctx, config=config, output=output)
+    loaded = current.load()
+    azure_ml.workspace(loaded, to)
+    clients = default_clients(loaded.config.azure.tenant_id)
+    require_signed_in(clients)
+    result = azure_ml.promote(loaded, reference, to, clients)
+    if current.json:
+        _output.emit_json(result.to_dict())
+        return
+    copied = "copied into" if result.copied else "already in"
+    _output.success(
+        f"{result.name}:{result.version} {copied} registry {result.registry}; deployable in"
+        f" {result.to}: `mlops deploy --env {result.to} --model {result.name}:{result.version}`"
+    )
 
 
 @endpoints_app.command(name="list")

@@ -12,22 +12,42 @@ from mlops.cli._options import ConfigOption, OutputOption, session
 app = typer.Typer(no_args_is_help=True, help="Registered models: versions, lineage, gate reports.")
 
 SHOWN_TAGS = {"gate_decision": "gate", "dataset_version": "dataset", "git_commit": "commit"}
+EnvOption = Annotated[
+    str,
+    typer.Option(
+        "--env", "-e", help="local (the MLflow store here), or an Azure environment's workspace."
+    ),
+]
+
+
+def _azure(loaded):
+    from mlops.backends.azure.clients import default_clients, require_signed_in
+
+    clients = default_clients(loaded.config.azure.tenant_id)
+    require_signed_in(clients)
+    return clients
 
 
 @app.command(name="list")
 def list_(
     ctx: typer.Context,
     name: Annotated[str | None, typer.Argument(help="Only this model.")] = None,
+    env: EnvOption = "local",
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
     """List registered model versions, newest first, with aliases and lineage.
+
+    In an Azure workspace the champion is the newest version the gate promoted (Azure ML's
+    registry has no MLflow aliases).
 
     [bold]Examples[/bold]
 
       mlops models list
 
       mlops models list diagnosis --output json
+
+      mlops models list --env dev
     """
     from rich.markup import escape
     from rich.table import Table
@@ -36,8 +56,17 @@ def list_(
     from mlops.services.run import state_dir
 
     current = session(ctx, config=config, output=output)
-    registry = models.registry(state_dir(current.load()))
-    versions = [v for n in ([name] if name else registry.names()) for v in registry.versions(n)]
+    loaded = current.load()
+    if env != "local":
+        from mlops.services import azure_ml
+
+        azure_ml.workspace(loaded, env)
+        found = azure_ml.models(loaded, env, _azure(loaded), name)
+        versions = [v for group in found for v in group]
+    else:
+        registry = models.registry(state_dir(loaded))
+        names = [name] if name else registry.names()
+        versions = [v for n in names for v in registry.versions(n)]
     if current.json:
         _output.emit_json([_version_dict(v) for v in versions])
         return
@@ -67,6 +96,7 @@ def show(
     reference: Annotated[
         str, typer.Argument(help="NAME (its champion), NAME:VERSION or NAME@ALIAS.")
     ],
+    env: EnvOption = "local",
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
@@ -77,6 +107,8 @@ def show(
       mlops models show diagnosis
 
       mlops models show diagnosis:1 --output json
+
+      mlops models show diagnosis:3 --env dev
     """
     from rich.markup import escape
     from rich.table import Table
@@ -85,7 +117,14 @@ def show(
     from mlops.services.run import state_dir
 
     current = session(ctx, config=config, output=output)
-    found = models.show(state_dir(current.load()), reference)
+    loaded = current.load()
+    if env != "local":
+        from mlops.services import azure_ml
+
+        azure_ml.workspace(loaded, env)
+        found = azure_ml.show(loaded, env, _azure(loaded), reference)
+    else:
+        found = models.show(state_dir(loaded), reference)
     if current.json:
         _output.emit_json(_version_dict(found))
         return
@@ -99,7 +138,12 @@ def show(
     console.print(tags)
     report = found.gate_report
     if report is None:
-        console.print("no gate report recorded with this version")
+        decision = found.tags.get("gate_decision")
+        console.print(
+            f"gate: [bold]{escape(decision)}[/bold]: {escape(found.tags.get('gate_reason', ''))}"
+            if decision
+            else "no gate report recorded with this version"
+        )
         return
     console.print(
         f"gate: [bold]{escape(report['decision'])}[/bold]: {escape(report['reason'])}\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -10,10 +9,6 @@ import typer
 
 from mlops.cli import _output
 from mlops.cli._options import ConfigOption, OutputOption, VerboseOption, session
-
-
-class RunEnv(StrEnum):
-    local = "local"
 
 
 def run(
@@ -27,8 +22,13 @@ def run(
         ),
     ] = None,
     env: Annotated[
-        RunEnv, typer.Option("--env", "-e", help="Where to run: local (this machine).")
-    ] = RunEnv.local,
+        str,
+        typer.Option(
+            "--env",
+            "-e",
+            help="local (this machine), or an Azure environment of mlops.yaml (its workspace).",
+        ),
+    ] = "local",
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -48,16 +48,27 @@ def run(
             " recorded in its tags). Never below the absolute threshold.",
         ),
     ] = False,
+    no_wait: Annotated[
+        bool,
+        typer.Option("--no-wait", help="Azure: print the job URL and return once submitted."),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", min=1, help="Azure: minutes to wait for the job to finish."),
+    ] = 240,
     verbose: VerboseOption = 0,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Run an Azure ML pipeline job on this machine, as Azure ML would.
+    """Run an Azure ML pipeline job on this machine as Azure ML would, or submit it to Azure ML.
 
-    The same YAML that continuous training submits to Azure ML: steps run as local
-    processes in dependency order (independent ones in parallel), unchanged steps are
-    reused, each step is an MLflow child run under .mlops/. Exit 1 when a step fails,
-    2 when the pipeline is rejected before any step runs.
+    Locally (the default): steps run as local processes in dependency order (independent
+    ones in parallel), unchanged steps are reused, each step is an MLflow child run under
+    .mlops/. With --env dev (or any Azure environment): the same YAML is submitted to that
+    environment's workspace with the experiment name and lineage tags (build, commit,
+    dataset), each step's status is printed as it changes, and the gate's decision is read
+    from the evaluate step. Exit 1 when a step fails (or the wait times out, with the job
+    URL), 2 when the pipeline is rejected before anything runs.
 
     [bold]Examples[/bold]
 
@@ -65,13 +76,18 @@ def run(
 
       mlops run pipelines/train.yml --set inputs.learning_rate=0.05
 
-      mlops run --no-cache -v
+      mlops run --env dev --timeout 120        continuous training, in a pipeline
+
+      mlops run --env dev --no-wait
     """
     from mlops.services import run as service
 
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     overrides = _overrides(set_ or [])
+    if env != "local":
+        _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, timeout)
+        return
     run_id = service.new_run_id()
     plan = service.prepare(
         loaded, pipeline, overrides, run_id=run_id, force_register=force_register
@@ -94,6 +110,44 @@ def run(
         _print_summary(summary)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+def _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, timeout) -> None:
+    import time
+
+    from mlops.backends.azure.clients import default_clients, require_signed_in
+    from mlops.services import azure_ml
+
+    azure_ml.workspace(loaded, env)  # bad input before any credential is tried
+    clients = default_clients(loaded.config.azure.tenant_id)
+    require_signed_in(clients)
+    err = _output.stderr()
+
+    def on_event(event: str, detail: str) -> None:
+        if not current.json:
+            err.print(f"  [{time.strftime('%H:%M:%S')}] {event:<10} {detail}", highlight=False)
+
+    result = azure_ml.run(
+        loaded,
+        env,
+        pipeline,
+        overrides,
+        clients,
+        force_register=force_register,
+        wait=not no_wait,
+        timeout_s=timeout * 60,
+        on_event=on_event,
+    )
+    if current.json:
+        _output.emit_json(result.to_dict())
+        return
+    if not result.waited:
+        _output.success(f"submitted {result.job.name}: {result.job.url}")
+        return
+    gate = result.gate
+    _output.success(f"{result.job.name} completed: {result.job.url}")
+    if gate:
+        err.print(f"  gate: {gate.get('gate_decision')}: {gate.get('gate_reason', '')}")
 
 
 def _overrides(values: list[str]) -> dict[str, str]:

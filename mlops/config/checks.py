@@ -231,6 +231,12 @@ def _deployment(config: Config) -> Iterator[Issue]:
             f"'{dep.instance_type}' is not an Azure VM size, which a managed endpoint needs",
             "for example Standard_DS3_v2; Kubernetes instance types need target: kubernetes",
         )
+    if dep.target == "kubernetes" and (dep.environment or "").startswith("azureml://registries/"):
+        yield _error(
+            ("deployment", "environment"),
+            "Kubernetes online deployments cannot use an environment from a registry",
+            "use the workspace's copy, e.g. azureml:AzureML-sklearn-1.5@latest",
+        )
     if dep.target == "kubernetes" and not _K8S_NAME.fullmatch(dep.instance_type):
         yield _error(
             ("deployment", "instance_type"),

@@ -85,6 +85,14 @@ class Deployment(Section):
         description="VM size (managed) or Kubernetes instance type name (kubernetes).",
     )
     instance_count: int = Field(1, ge=1, le=100, description="Instances behind the endpoint.")
+    environment: str | None = Field(
+        None,
+        min_length=1,
+        description="Azure ML environment the online deployment runs the scoring script in"
+        " (it must hold azureml-inference-server-http and the model's libraries); default:"
+        " the curated scikit-learn 1.5 environment (from the azureml registry for managed"
+        " endpoints, the workspace's copy for Kubernetes ones).",
+    )
     auth_mode: Literal["key", "aad_token"] = Field(
         "key", description="How clients authenticate: endpoint key or Entra token."
     )

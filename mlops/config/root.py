@@ -17,6 +17,10 @@ from mlops.config.platform import (
 )
 from mlops.config.project import DataAsset, Deployment, Model, Project
 
+#: the curated scikit-learn environment with the inference server, as each target reads it
+CURATED_REGISTRY_ENVIRONMENT = "azureml://registries/azureml/environments/sklearn-1.5/labels/latest"
+CURATED_WORKSPACE_ENVIRONMENT = "azureml:AzureML-sklearn-1.5@latest"
+
 
 class Config(Section):
     """mlops.yaml. Platform sections first, then the model project's own sections."""
@@ -59,6 +63,12 @@ class Config(Section):
             self.model.name = project
         if self.deployment.endpoint_name is None:
             self.deployment.endpoint_name = f"{project}-online"
+        if self.deployment.environment is None:
+            self.deployment.environment = (
+                CURATED_WORKSPACE_ENVIRONMENT
+                if self.deployment.target == "kubernetes"
+                else CURATED_REGISTRY_ENVIRONMENT
+            )
         return self
 
     def environment_names(self, env: str) -> naming.Names:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mlops.errors import BackendError
 
 if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
     from azure.core.credentials import TokenCredential
     from azure.core.pipeline.transport import HttpTransport
     from azure.mgmt.authorization import AuthorizationManagementClient
@@ -50,6 +51,32 @@ class AzureClients:
         from azure.mgmt.authorization import AuthorizationManagementClient
 
         return AuthorizationManagementClient(self.credential, subscription_id, **self._kwargs())
+
+    def ml(self, subscription_id: str, resource_group: str, workspace: str) -> MLClient:
+        """An Azure ML workspace's client (every management-plane call shares the transport)."""
+        from mlops.backends.azure.aml import quiet
+
+        with quiet():
+            from azure.ai.ml import MLClient
+
+            return MLClient(
+                self.credential, subscription_id, resource_group, workspace, **self._kwargs()
+            )
+
+    def ml_registry(self, subscription_id: str, resource_group: str, registry: str) -> MLClient:
+        """The shared Azure ML registry's client (promoted models)."""
+        from mlops.backends.azure.aml import quiet
+
+        with quiet():
+            from azure.ai.ml import MLClient
+
+            return MLClient(
+                self.credential,
+                subscription_id,
+                resource_group,
+                registry_name=registry,
+                **self._kwargs(),
+            )
 
 
 def default_clients(tenant_id: str | None = None) -> AzureClients:

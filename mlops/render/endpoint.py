@@ -1,0 +1,84 @@
+"""Azure ML online endpoint and deployment specs (the CLI v2 YAML shapes), from mlops.yaml.
+
+`mlops deploy --dry-run` prints them, and `mlops deploy` loads the very same documents with
+`azure-ai-ml`'s loaders, so what a reviewer reads is what is deployed. Managed endpoints and
+Kubernetes endpoints on the platform's attached AKS (`deployment.target`) differ only here.
+Every workspace is private, so managed endpoints take no public traffic and their
+deployments no public egress.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlops.config.root import Config
+
+SCHEMAS = "https://azuremlschemas.azureedge.net/latest"
+#: the name the environment template gives the AKS cluster attached to the workspace
+KUBERNETES_COMPUTE = "aks"
+
+
+def model_uri(config: Config, name: str, version: str | None) -> str:
+    """The model a deployment serves: in the shared registry for managed endpoints; in the
+    environment's own workspace for Kubernetes ones, which Azure ML cannot point at a
+    registry (the loaders refuse it), so promotion copies the registry's bits there."""
+    if config.deployment.target == "kubernetes":
+        return f"azureml:{name}:{version}" if version else f"azureml:{name}@latest"
+    registry = config.shared_names().registry
+    tail = f"versions/{version}" if version else "labels/latest"
+    return f"azureml://registries/{registry}/models/{name}/{tail}"
+
+
+def endpoint_spec(config: Config) -> dict[str, Any]:
+    dep = config.deployment
+    kubernetes = dep.target == "kubernetes"
+    spec: dict[str, Any] = {
+        "$schema": f"{SCHEMAS}/{_kind(kubernetes)}OnlineEndpoint.schema.json",
+        "name": dep.endpoint_name,
+        "auth_mode": dep.auth_mode,
+    }
+    if kubernetes:
+        spec["compute"] = f"azureml:{KUBERNETES_COMPUTE}"
+    else:
+        spec["public_network_access"] = "disabled"
+    spec["tags"] = {"managed_by": "mlops", "project": config.project.name}
+    return spec
+
+
+def deployment_spec(
+    config: Config,
+    *,
+    name: str,
+    model: str,
+    tags: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The deployment of `model` (an azureml:// URI); paths are relative to the project root,
+    which is where the loaders must resolve them from."""
+    dep = config.deployment
+    kubernetes = dep.target == "kubernetes"
+    scoring = config.model.scoring_script if config.model else None
+    script = Path(scoring) if scoring else None
+    spec: dict[str, Any] = {
+        "$schema": f"{SCHEMAS}/{_kind(kubernetes)}OnlineDeployment.schema.json",
+        "name": name,
+        "type": _kind(kubernetes),
+        "endpoint_name": dep.endpoint_name,
+        "model": model,
+    }
+    if script is not None:
+        spec["code_configuration"] = {
+            "code": script.parent.as_posix() or ".",
+            "scoring_script": script.name,
+        }
+        spec["environment"] = dep.environment
+    spec["instance_type"] = dep.instance_type
+    spec["instance_count"] = dep.instance_count
+    if not kubernetes:
+        spec["egress_public_network_access"] = "disabled"
+    spec["tags"] = {"managed_by": "mlops", **(tags or {})}
+    return spec
+
+
+def _kind(kubernetes: bool) -> str:
+    return "kubernetes" if kubernetes else "managed"

@@ -1,0 +1,731 @@
+"""A stateful fake of Azure ML for the real `MLClient`, injected as `transport=` (no network).
+
+It answers the ARM control plane (workspace, code, components, jobs, models, online endpoints and
+deployments, long-running operations), the registry front end (discovery, models, import), run
+history (a pipeline's step runs) and the scoring URIs of online endpoints, and keeps state, so a
+model shared into the registry or a deployment created is there afterwards. Every request is
+recorded; PUT and POST bodies are read back through the SDK's own REST models
+(`azure.ai.ml._restclient.arm_ml_service.models`: since azure-ai-ml 1.3x one model set serves
+every api-version, so the check is on the body, plus the api-version the shapes were taken for)
+and must not carry fields the model lacks, fields the service sets (read-only) or lack required
+ones. Faults (`Fault`, as in FakeArm) answer before the request is handled.
+
+Wrap tests in `offline(fake)`: three SDK paths bypass `transport=` (see `offline`).
+
+Sequences (azure-ai-ml 1.35.2). ARM is https://management.azure.com, {ws} and {reg} the
+workspace and registry ids, MFE https://{region}.api.azureml.ms/mferp/managementfrontend,
+OP `/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{region}/
+mfeOperationsStatus/{op}` (the Azure-AsyncOperation URL the fake hands out; the SDK follows it
+verbatim), each line `METHOD host path api-version`:
+
+- MLClient(..., registry_name=REG): GET https://eastus.api.azureml.ms/registrymanagement/v1.0/
+  registries/{REG}/discovery v1.0; the answer sends every later registry call to MFE.
+- jobs.create_or_update(pipeline): GET ARM {ws} 2024-10-01-preview; per component:
+  GET ARM {ws}/codes/{uuid}/versions?hash=..&hashVersion=202208 2023-04-01 (answered: already
+  registered), GET ARM {ws}/codes/{uuid}/versions/1 2023-04-01, PUT ARM
+  {ws}/components/azureml_anonymous/versions/{hash} 2024-01-01-preview; then PUT ARM
+  {ws}/jobs/{name} 2024-01-01-preview (201, status NotStarted, services.Studio.endpoint).
+- jobs.get(name): GET ARM {ws}/jobs/{name} 2024-01-01-preview (each one is a poll).
+- jobs.list(parent_job_name=name): GET ARM {ws}/jobs/{name} 2024-01-01-preview (a poll too),
+  GET ARM {ws} 2024-10-01-preview, GET https://{region}.api.azureml.ms/discovery (the
+  workspace's discoveryUrl), GET {api}/history/v1.0{ws}/runs/{name}/children v1.0.
+- models.list(): GET ARM {ws}/models 2023-08-01-preview; models.list(name=N):
+  GET ARM {ws}/models/N/versions 2023-08-01-preview; models.get(N, version=V):
+  GET ARM {ws}/models/N/versions/V 2023-08-01-preview (404 -> ResourceNotFoundError).
+- registry models.get(N, version=V): GET MFE {reg}/models/N/versions/V 2021-10-01-dataplanepreview.
+- models.share(...): GET ARM {ws} 2023-08-01-preview, registry discovery (bypasses transport),
+  GET MFE {reg}/models/N/versions?$orderBy=createdtime desc&$top=1, GET MFE
+  {reg}/models/N/versions/V (must be 404), POST MFE {reg}/import (all
+  2021-10-01-dataplanepreview) with {"properties": {"referenceType": "Id", "destinationName",
+  "destinationVersion", "sourceAssetId": "azureml://locations/{region}/workspaces/{workspace
+  guid}/models/N/versions/V"}} -> 202; GET MFE OP (Running), GET MFE OP (Succeeded), GET the
+  Location (empty), GET MFE {reg}/models/N/versions/V.
+- online_endpoints.get(E): GET ARM {ws}/onlineEndpoints/E 2022-02-01-preview (404 when absent),
+  then GET .../onlineEndpoints/E/deployments 2022-02-01-preview.
+- online_endpoints.begin_create_or_update(endpoint).result(): GET ARM {ws} 2024-10-01-preview,
+  PUT ARM {ws}/onlineEndpoints/E 2022-02-01-preview (201/200 + Azure-AsyncOperation), GET OP
+  (Running), GET OP (Succeeded), GET .../onlineEndpoints/E. A traffic change is get + this.
+- online_deployments.begin_create_or_update(d).result(): GET .../onlineEndpoints/E
+  2023-04-01-preview, code lookup as above (2023-04-01), for a registry model: registry discovery
+  and GET MFE {reg}/models/N/versions/V (bypasses transport, errors swallowed), GET ARM {ws}
+  2024-10-01-preview, PUT .../onlineEndpoints/E/deployments/D 2023-04-01-preview, GET OP
+  (Running), GET OP (Succeeded or Failed), GET .../deployments/D 2023-04-01-preview.
+- online_deployments.get(D, E) / list(E): GET .../deployments/D, GET .../deployments
+  (2023-04-01-preview); begin_delete(D, E).result(): DELETE .../deployments/D
+  2023-04-01-preview (202), GET OP (Running), GET OP (Succeeded).
+- online_endpoints.get_keys(E): GET .../onlineEndpoints/E, POST .../onlineEndpoints/E/listKeys
+  (2022-02-01-preview).
+- online_endpoints.invoke(E, request_file, deployment_name=D): GET .../onlineEndpoints/E/
+  deployments, GET .../onlineEndpoints/E, POST .../listKeys (2022-02-01-preview), then POST
+  {scoringUri} (https://E.{region}.inference.ml.azure.com/score) through the same transport,
+  with Authorization: Bearer {primaryKey} and azureml-model-deployment: D.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import itertools
+import json
+import re
+import sys
+import types
+import typing
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from unittest.mock import patch
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from azure.core.pipeline.transport import (
+    HttpTransport,
+    RequestsTransport,
+    RequestsTransportResponse,
+)
+from azure.core.rest import HttpRequest as RestHttpRequest
+from azure.core.rest._requests_basic import RestRequestsTransportResponse
+
+from tests.infra.arm_fake import FakeCredential, Fault
+
+with warnings.catch_warnings():  # azure.ai.ml's import warns (marshmallow): not ours to fix
+    warnings.simplefilter("ignore")
+    from azure.ai.ml._restclient.arm_ml_service import models as rest
+    from azure.ai.ml._restclient.arm_ml_service._utils.model_base import _UNSET
+    from azure.ai.ml._restclient.arm_ml_service._utils.model_base import Model as RestModel
+
+__all__ = ["AmlFake", "FakeCredential", "Fault", "JobScenario", "Recorded", "Scoring", "offline"]
+
+Answer = tuple[int, Any, dict[str, str]]
+ARM = "https://management.azure.com"
+REGION = "westeurope"
+API = f"https://{REGION}.api.azureml.ms"  # the workspace's api/history host and registry MFE
+MFE = f"{API}/mferp/managementfrontend"
+WORKSPACE_GUID = "6d3bb8a3-0a39-4c6b-9d5c-1a2b3c4d5e6f"
+STEPS = ("prep", "train", "evaluate", "register")
+_RP = "Microsoft.MachineLearningServices"
+_SCOPE = r"/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/" + _RP + "/"
+_WS = _SCOPE + r"workspaces/(?P<ws>[^/]+)"
+_REG = _SCOPE + r"registries/(?P<reg>[^/]+)"
+_OPERATION = (
+    r"/subscriptions/[^/]+/providers/" + _RP + r"/locations/[^/]+/(?P<kind>\w+)/(?P<op>\w+)"
+)
+#: each written resource: the REST model its body must fit, and the api-versions it comes with
+_CONTRACTS: list[tuple[str, type[RestModel], set[str]]] = [
+    (r"/codes/[^/]+/versions/[^/]+", rest.CodeVersion, {"2023-04-01"}),
+    (r"/components/[^/]+/versions/[^/]+", rest.ComponentVersion, {"2024-01-01-preview"}),
+    (r"/jobs/[^/]+", rest.JobBase, {"2024-01-01-preview"}),
+    (r"/models/[^/]+/versions/[^/]+", rest.ModelVersion, {"2023-08-01-preview"}),
+    (r"/onlineEndpoints/[^/]+/deployments/[^/]+", rest.OnlineDeployment, {"2023-04-01-preview"}),
+    (r"/onlineEndpoints/[^/]+", rest.OnlineEndpoint, {"2022-02-01-preview"}),
+]
+_IMPORT_KEYS = {"referenceType", "destinationName", "destinationVersion", "sourceAssetId"}
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: str
+    body: Any
+    host: str = ""
+
+    @property
+    def api_version(self) -> str | None:
+        return parse_qs(self.query).get("api-version", [None])[0]
+
+
+@dataclass
+class JobScenario:
+    """How a submitted pipeline runs: NotStarted, Running, then its outcome on GET `polls`."""
+
+    polls: int = 3
+    fail_step: str | None = None  # this step fails, so does the parent; later steps never run
+    promoted: bool = True  # the evaluate step's gate_decision
+    gate_reason: str = "roc_auc 0.991 beats the champion (0.987) by more than 0.0"
+    never_finishes: bool = False  # the parent stays Running, evaluate is stuck Running
+    step_tags: dict[str, dict[str, str]] = field(default_factory=dict)  # more tags per step
+
+
+@dataclass
+class Scoring:
+    """How a deployment answers POST /score; `body=None` is one prediction per input row."""
+
+    status: int = 200
+    body: Any = None
+
+
+class AmlFake(HttpTransport):
+    """Injected as `transport=` into MLClient: every SDK request lands in `send`."""
+
+    def __init__(
+        self,
+        subscription: str = str(uuid.UUID(int=1)),
+        resource_group: str = "rg-ml",
+        workspace: str = "ws",
+        registry: str = "shared-registry",
+        registry_resource_group: str = "rg-shared",
+    ) -> None:
+        self.subscription, self.registry = subscription, registry
+        self.registry_resource_group = registry_resource_group
+        scope = f"/subscriptions/{subscription}/resourceGroups/{{}}/providers/{_RP}"
+        self.workspace_id = scope.format(resource_group) + f"/workspaces/{workspace}"
+        self.registry_id = scope.format(registry_resource_group) + f"/registries/{registry}"
+        self.requests: list[Recorded] = []
+        self.faults: list[Fault] = []
+        self.contract_errors: list[str] = []
+        self.scenario = JobScenario()
+        self.failing_deployments: dict[str, str] = {}  # deployment name -> provisioning error
+        self.scoring: dict[str, Scoring] = {}  # deployment name -> answer (default: healthy)
+        self.keys = {"primaryKey": "fake-primary-key", "secondaryKey": "fake-secondary-key"}
+        self.resources: dict[str, dict[str, Any]] = {}  # resource path, lower case -> resource
+        self.job_polls: dict[str, int] = {}  # job name -> GETs so far
+        self.code_hashes: dict[str, str] = {}  # snapshot hash -> code version path
+        self.operations: dict[str, dict[str, Any]] = {}
+        self._created = itertools.count()  # creation order, for systemData.createdAt
+
+    # --- what tests set up and look at -------------------------------------------------
+    def seed_model(self, name: str, version: str, **tags: str) -> dict[str, Any]:
+        """A model version in the workspace, as the pipeline's register step leaves it."""
+        return self._store_model(self.workspace_id, name, version, {"tags": tags})
+
+    def seed_model_in(self, workspace_id: str, name: str, version: str, **tags: str) -> None:
+        """A model version in another workspace (another environment's)."""
+        self._store_model(workspace_id, name, version, {"tags": tags})
+
+    def registry_model(self, name: str, version: str) -> dict[str, Any] | None:
+        """The model version as the registry holds it (its tags are what was promoted)."""
+        return self.resources.get(f"{self.registry_id}/models/{name}/versions/{version}".lower())
+
+    def writes(self) -> list[Recorded]:
+        """What changed state (not listKeys, not scoring)."""
+        return [
+            r
+            for r in self.requests
+            if r.method in ("PUT", "POST", "PATCH", "DELETE")
+            and not r.path.endswith(("/listKeys", "/score"))
+        ]
+
+    # --- HttpTransport -----------------------------------------------------------------
+    def __enter__(self) -> AmlFake:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        response = self._answer(request)
+        if isinstance(response, RestRequestsTransportResponse) and not kwargs.get("stream"):
+            response.read()  # as RequestsTransport does: some callers read `.text()` directly
+        return response
+
+    def _answer(self, request: Any) -> Any:
+        url = urlparse(request.url)
+        body = _json_body(request)
+        recorded = Recorded(request.method, url.path, url.query, body, url.netloc)
+        self.requests.append(recorded)
+        for fault in self.faults:
+            if (
+                fault.times
+                and fault.method == request.method
+                and re.search(fault.path_pattern, url.path, re.IGNORECASE)
+            ):
+                fault.times -= 1
+                return _respond(request, fault.status, _error("Fault", "injected"), fault.headers)
+        if url.netloc.endswith(".inference.ml.azure.com"):
+            return _respond(request, *self._score(url.netloc.split(".")[0], request, body))
+        path = url.path.removeprefix("/mferp/managementfrontend")
+        self._check_contract(recorded, path)
+        answer = self._route(request.method, path, parse_qs(url.query), copy.deepcopy(body))
+        return _respond(request, *answer)
+
+    # --- routing -----------------------------------------------------------------------
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
+        if m := re.fullmatch(r"/registrymanagement/v1\.0/registries/([^/]+)/discovery", path):
+            return self._registry_discovery(m[1])
+        if path == "/discovery":  # the workspace's discoveryUrl
+            return 200, {k: API for k in ("api", "history", "experimentation", "catalog")}, {}
+        if m := re.fullmatch(_OPERATION, path):
+            return self._operation(m["kind"], m["op"])
+        if m := re.fullmatch(r"/history/v1\.0" + _WS + r"/runs/(?P<run>[^/]+)/children", path):
+            return self._children(m["run"])
+        if re.fullmatch(_REG + r"/import", path):
+            return self._import(body)
+        if re.fullmatch(_WS, path):
+            return 200, self._workspace(path), {}
+        if re.fullmatch(_WS + r"/codes/[^/]+/versions", path) and "hash" in query:
+            return self._code_lookup(path, query["hash"][0])
+        if path.endswith("/listKeys") and method == "POST":
+            ok = path.removesuffix("/listKeys").lower() in self.resources
+            return (200, self.keys, {}) if ok else _not_found(path)
+        if re.fullmatch(_WS + r"/jobs/[^/]+", path) and method in ("GET", "PUT"):
+            return self._get_job(path) if method == "GET" else self._put_job(path, body)
+        if method == "PUT" and re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path):
+            return self._put_deployment(path, body)
+        if method == "PUT" and re.search(r"/onlineEndpoints/[^/]+$", path):
+            return self._put_endpoint(path, body)
+        if method == "PUT":
+            created = path.lower() not in self.resources
+            return (201 if created else 200), self._store(path, body), {}
+        if method == "DELETE":
+            return self._delete(path)
+        if method == "GET":
+            return self._get(path, query)
+        return 400, _error("BadRequest", f"{method} {path} is not faked"), {}
+
+    def _get(self, path: str, query: dict[str, list[str]]) -> Answer:
+        found = self.resources.get(path.lower())
+        if found is not None:
+            return 200, found, {}
+        if not re.search(r"/(models|onlineEndpoints|deployments|jobs|versions)$", path):
+            return _not_found(path)
+        prefix = path.lower() + "/"
+        items = [r for k, r in self.resources.items() if k.rpartition("/")[0] + "/" == prefix]
+        items.sort(key=lambda r: r["systemData"]["createdAt"], reverse=True)
+        return 200, {"value": items[: int(query.get("$top", [len(items)])[0])]}, {}
+
+    def _delete(self, path: str) -> Answer:
+        if self.resources.pop(path.lower(), None) is None:
+            return 204, None, {}
+        for key in [k for k in self.resources if k.startswith(path.lower() + "/")]:
+            del self.resources[key]
+        return 202, None, self._new_operation({"status": "Succeeded"})
+
+    def _store(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Keep the resource as Azure ML returns it: the body plus id, name, type, systemData."""
+        segments = path.strip("/").split("/")
+        previous = self.resources.get(path.lower(), {})
+        reg = re.fullmatch(_REG + "/(?P<tail>.+)", path)  # registry assets have azureml:// ids
+        stored = {
+            **copy.deepcopy(body),
+            "id": f"azureml://registries/{reg['reg']}/{reg['tail']}" if reg else path,
+            "name": segments[-1],
+            "type": "/".join([_RP, *segments[7::2]]),
+            "systemData": previous.get("systemData") or _system_data(next(self._created)),
+        }
+        props = stored.setdefault("properties", {})
+        if re.search(r"/(versions|models|codes|components)/[^/]+$", path):
+            props.setdefault("provisioningState", "Succeeded")
+            props.setdefault("isArchived", False)
+        self.resources[path.lower()] = stored
+        return stored
+
+    # --- workspace, registry discovery, code -------------------------------------------
+    def _workspace(self, path: str) -> dict[str, Any]:
+        name, storage = path.rsplit("/", 1)[1], path.split("/providers/")[0]
+        return {
+            "id": path,
+            "name": name,
+            "type": f"{_RP}/workspaces",
+            "location": REGION,
+            "kind": "Default",
+            "tags": {},
+            "identity": {"type": "SystemAssigned", "principalId": str(uuid.UUID(int=7))},
+            "sku": {"name": "Basic", "tier": "Basic"},
+            "systemData": _system_data(),
+            "properties": {
+                "friendlyName": name,
+                "workspaceId": WORKSPACE_GUID,
+                "discoveryUrl": f"{API}/discovery",
+                "mlFlowTrackingUri": f"azureml://{REGION}.api.azureml.ms/mlflow/v1.0{path}",
+                "storageAccount": f"{storage}/providers/Microsoft.Storage/storageAccounts/st{name}",
+                "provisioningState": "Succeeded",
+                "publicNetworkAccess": "Disabled",
+                "hbiWorkspace": False,
+            },
+        }
+
+    def _registry_discovery(self, name: str) -> Answer:
+        if name != self.registry:
+            return 404, _error("UserError", f"Registry {name} was not found"), {}
+        discovery = {
+            "registryName": name,
+            "tenantId": str(uuid.UUID(int=2)),
+            "primaryRegion": REGION,
+            "regions": [REGION],
+            "subscriptionId": self.subscription,
+            "resourceGroup": self.registry_resource_group,
+            "primaryRegionResourceProviderUri": f"{API}/",
+        }
+        return 200, discovery, {}
+
+    def _code_lookup(self, versions: str, snapshot_hash: str) -> Answer:
+        """Every snapshot is already registered: uploads would bypass the transport."""
+        path = self.code_hashes.setdefault(snapshot_hash, f"{versions}/1")
+        if path.lower() not in self.resources:
+            container = f"azureml-blobstore-{WORKSPACE_GUID}"
+            uri = f"https://stws.blob.core.windows.net/{container}/LocalUpload/{snapshot_hash}/src"
+            self._store(path, {"properties": {"codeUri": uri, "isAnonymous": True}})
+        return 200, {"value": [self.resources[path.lower()]]}, {}
+
+    # --- models and the registry -------------------------------------------------------
+    def _store_model(self, scope: str, name: str, version: str, props: Any) -> dict[str, Any]:
+        container = self.resources.get(f"{scope}/models/{name}".lower())
+        if container is None:
+            container = self._store(f"{scope}/models/{name}", {"properties": {}})
+        latest = max(int(container["properties"].get("latestVersion", 0)), int(version))
+        container["properties"].update(latestVersion=str(latest), nextVersion=str(latest + 1))
+        sub, rg, ws = scope.split("/")[2], scope.split("/")[4], scope.split("/")[-1]
+        uri = f"azureml://subscriptions/{sub}/resourcegroups/{rg}/workspaces/{ws}/datastores"
+        model = {
+            "modelType": "mlflow_model",
+            "modelUri": f"{uri}/workspaceartifactstore/paths/{name}/{version}",
+            "isAnonymous": False,
+            "flavors": {"python_function": {"data": {"loader_module": "mlflow.sklearn"}}},
+            "stage": "Development",
+            "properties": {},
+            "tags": {},
+            **props,
+        }
+        return self._store(f"{scope}/models/{name}/versions/{version}", {"properties": model})
+
+    def _import(self, body: Any) -> Answer:
+        """Copy a workspace model version into the registry, as a long-running operation."""
+        props = body["properties"]
+        source = re.fullmatch(
+            r"azureml://locations/[^/]+/workspaces/([^/]+)/models/([^/]+)/versions/([^/]+)",
+            props["sourceAssetId"],
+        )
+        tail = f"/models/{source[2]}/versions/{source[3]}".lower() if source else "-"
+        found = [r for k, r in self.resources.items() if "/workspaces/" in k and k.endswith(tail)]
+        if not source or source[1] != WORKSPACE_GUID or not found:
+            error = _error("UserError", f"Asset {props['sourceAssetId']} not found")["error"]
+            return 202, None, self._new_operation({"status": "Failed", "error": error}, host=MFE)
+        name, version = props["destinationName"], props["destinationVersion"]
+        copied = copy.deepcopy(found[0]["properties"])
+        copied["modelUri"] = (
+            f"azureml://registries/{self.registry}/models/{name}/versions/{version}"
+        )
+        self._store_model(self.registry_id, name, version, copied)
+        return 202, None, self._new_operation({"status": "Succeeded"}, host=MFE)
+
+    # --- jobs --------------------------------------------------------------------------
+    def _put_job(self, path: str, body: Any) -> Answer:
+        name, props = path.rsplit("/", 1)[1], body["properties"]
+        if path.lower() in self.resources:
+            return 409, _error("UserError", f"A job named {name} already exists"), {}
+        studio = f"https://ml.azure.com/runs/{name}?wsid={path.split('/jobs/')[0]}"
+        props["status"] = "NotStarted"
+        props["services"] = {
+            "Tracking": {"jobServiceType": "Tracking", "endpoint": f"azureml://{API[8:]}"},
+            "Studio": {"jobServiceType": "Studio", "endpoint": studio},
+        }
+        self.job_polls[name] = 0
+        return 201, self._store(path, body), {}
+
+    def _get_job(self, path: str) -> Answer:
+        job = self.resources.get(path.lower())
+        if job is None:
+            return _not_found(path)
+        self.job_polls[job["name"]] = self.job_polls.get(job["name"], 0) + 1
+        job["properties"]["status"] = self._job_status(job["name"])
+        return 200, job, {}
+
+    def _job_status(self, name: str) -> str:
+        polls, s = self.job_polls.get(name, 0), self.scenario
+        if polls <= 1:
+            return "NotStarted"
+        if polls < s.polls or s.never_finishes:
+            return "Running"
+        return "Failed" if s.fail_step else "Completed"
+
+    def _children(self, parent: str) -> Answer:
+        """The step runs as run history lists them: those started so far, the last current."""
+        status, s = self._job_status(parent), self.scenario
+        stuck = (
+            "evaluate" if s.never_finishes and self.job_polls.get(parent, 0) >= s.polls else "prep"
+        )
+        last, last_status = {
+            "NotStarted": ("", ""),
+            "Running": (stuck, "Running"),
+            "Failed": (s.fail_step or "", "Failed"),
+        }.get(status, (STEPS[-1], "Completed"))
+        runs = []
+        for step in STEPS[: STEPS.index(last) + 1] if last else ():
+            step_status = last_status if step == last else "Completed"
+            tags = dict(s.step_tags.get(step, {}))
+            if step == "evaluate" and step_status == "Completed":
+                tags["gate_decision"] = "promoted" if s.promoted else "not promoted"
+                tags["gate_reason"] = s.gate_reason
+            runs.append(_run(parent, step, step_status, tags))
+        return 200, {"value": runs, "continuationToken": None, "nextLink": None}, {}
+
+    # --- online endpoints and deployments ----------------------------------------------
+    def _put_endpoint(self, path: str, body: Any) -> Answer:
+        name, created = path.rsplit("/", 1)[1], path.lower() not in self.resources
+        traffic = body["properties"].get("traffic") or {}
+        missing = [d for d in traffic if f"{path}/deployments/{d}".lower() not in self.resources]
+        if missing or sum(traffic.values()) not in (0, 100):
+            message = f"Traffic {traffic}: deployments {missing} do not exist or total is not 100"
+            return 400, _error("BadArgument", message), {}
+        host = f"https://{name}.{REGION}.inference.ml.azure.com"
+        body["properties"].update(
+            provisioningState="Creating" if created else "Updating",
+            scoringUri=f"{host}/score",
+            swaggerUri=f"{host}/swagger.json",
+        )
+        body["identity"] = {**body.get("identity", {}), "principalId": str(uuid.UUID(int=9))}
+        stored = self._store(path, body)
+        return (
+            (201 if created else 200),
+            stored,
+            self._new_operation({"status": "Succeeded"}, stored),
+        )
+
+    def _put_deployment(self, path: str, body: Any) -> Answer:
+        endpoint, name = path.split("/deployments/")[0], path.rsplit("/", 1)[1]
+        if endpoint.lower() not in self.resources:
+            return _not_found(endpoint)
+        props, created = body["properties"], path.lower() not in self.resources
+        probe = {"initialDelay": "PT10S", "period": "PT10S", "timeout": "PT2S"}
+        props.setdefault("scaleSettings", {"scaleType": "Default"})  # the SDK dereferences these
+        props.setdefault("requestSettings", {"maxConcurrentRequestsPerInstance": 1})
+        props.setdefault("livenessProbe", {**probe, "failureThreshold": 30})
+        props.setdefault("readinessProbe", {**probe, "failureThreshold": 30})
+        if props.get("endpointComputeType") == "Kubernetes":
+            requests_, limits = {"cpu": "100m", "memory": "0.5Gi"}, {"cpu": "1", "memory": "2Gi"}
+            props.setdefault(
+                "containerResourceRequirements",
+                {"containerResourceRequests": requests_, "containerResourceLimits": limits},
+            )
+        props["provisioningState"] = "Creating" if created else "Updating"
+        stored = self._store(path, body)
+        error = self.failing_deployments.get(name) or self._missing_model(props.get("model"))
+        final: dict[str, Any] = {"status": "Succeeded"}
+        if error:
+            final = {"status": "Failed", "error": {"code": "DeploymentFailed", "message": error}}
+        return (201 if created else 200), stored, self._new_operation(final, stored)
+
+    def _missing_model(self, model: str | None) -> str | None:
+        m = re.fullmatch(
+            r"azureml://registries/([^/]+)/models/([^/]+)/versions/([^/]+)", model or ""
+        )
+        if m and m[1] == self.registry and self.registry_model(m[2], m[3]) is None:
+            return f"Model {model} was not found in registry {m[1]}"
+        return None
+
+    def _score(self, endpoint: str, request: Any, body: Any) -> Answer:
+        if request.headers.get("Authorization") != f"Bearer {self.keys['primaryKey']}":
+            return 401, {"message": "Unauthorized"}, {}
+        found = [r for k, r in self.resources.items() if k.endswith(f"/onlineendpoints/{endpoint}")]
+        if not found:
+            return 404, {"message": f"Endpoint {endpoint} not found"}, {}
+        traffic = found[0]["properties"].get("traffic") or {}
+        name = request.headers.get("azureml-model-deployment") or max(
+            traffic, key=lambda d: traffic[d], default=""
+        )
+        if f"{found[0]['id']}/deployments/{name}".lower() not in self.resources:
+            return 404, {"message": "No valid deployments to route to."}, {}
+        answer = self.scoring.get(name, Scoring())
+        if answer.status == 200 and answer.body is None:
+            return 200, [0 for _ in (body or {}).get("data", [])], {}
+        return answer.status, answer.body, {}
+
+    # --- long-running operations -------------------------------------------------------
+    def _new_operation(
+        self, final: dict[str, Any], resource: dict[str, Any] | None = None, host: str = ARM
+    ) -> dict[str, str]:
+        op = uuid.uuid4().hex
+        self.operations[op] = {"final": final, "polls": 0, "resource": resource}
+        base = f"{host}/subscriptions/{self.subscription}/providers/{_RP}/locations/{REGION}"
+        return {
+            "Azure-AsyncOperation": f"{base}/mfeOperationsStatus/{op}?api-version=2023-04-01",
+            "Location": f"{base}/mfeOperationResults/{op}?api-version=2023-04-01",
+        }
+
+    def _operation(self, kind: str, op: str) -> Answer:
+        state = self.operations[op]
+        if kind == "mfeOperationResults":
+            return 200, None, {}
+        state["polls"] += 1
+        if state["polls"] == 1:
+            return 200, {"status": "Running"}, {}
+        if state["resource"] is not None:
+            state["resource"]["properties"]["provisioningState"] = state["final"]["status"]
+        return 200, state["final"], {}
+
+    # --- contract ----------------------------------------------------------------------
+    def _check_contract(self, recorded: Recorded, path: str) -> None:
+        problems: list[str] = []
+        body, version = recorded.body, recorded.api_version
+        if recorded.method == "POST" and path.endswith("/import"):
+            sent = set(body["properties"])
+            if set(body) != {"properties"} or not sent <= _IMPORT_KEYS:
+                problems.append(f"import body: {sorted(body)}, {sorted(sent - _IMPORT_KEYS)}")
+        elif recorded.method == "PUT":
+            contract = next((c for c in _CONTRACTS if re.search(c[0] + "$", path)), None)
+            if contract is None:
+                problems.append("no REST model known")
+            else:
+                problems = _violations(contract[1], body, contract[1].__name__)
+                if version not in contract[2] and "/registries/" not in path:
+                    problems.append(f"api-version {version}, shapes taken for {contract[2]}")
+        if problems:
+            self.contract_errors.extend(f"{recorded.method} {path}: {p}" for p in problems)
+            raise AssertionError(f"{recorded.method} {path}: {problems}")
+
+
+# --- the SDK's REST models, walked ---------------------------------------------------------
+_GLOBALS = {**vars(sys.modules[rest.JobBase.__module__]), "_models": rest}
+
+
+@functools.cache
+def _fields(cls: type[RestModel]) -> dict[str, tuple[Any, Any]]:
+    """REST name -> (type hint, rest field) of a model class."""
+    cls({})  # the model base computes `_attr_to_rest_field` on first instantiation
+    hints = typing.get_type_hints(cls, globalns=_GLOBALS)
+    return {rf._rest_name: (hints.get(attr), rf) for attr, rf in cls._attr_to_rest_field.items()}
+
+
+def _violations(cls: type[RestModel], data: Any, where: str) -> list[str]:
+    """What in `data` the model does not know, may not be sent (read-only) or lacks."""
+    if not isinstance(data, dict):
+        return [f"{where}: expected an object, got {type(data).__name__}"]
+    cls = type(cls._deserialize(data, []))  # follow discriminators to the concrete class
+    fields, out = _fields(cls), []
+    for key, value in data.items():
+        if key not in fields:
+            out.append(f"{where}.{key}: unknown to {cls.__name__}")
+        elif fields[key][1]._visibility == ["read"]:
+            out.append(f"{where}.{key}: read-only")
+        elif value is not None:
+            out.extend(_type_violations(fields[key][0], value, f"{where}.{key}"))
+    for key, (hint, rf) in fields.items():
+        optional = type(None) in typing.get_args(hint) or rf._default is not _UNSET
+        if key not in data and not optional and "create" in (rf._visibility or []):
+            out.append(f"{where}.{key}: required by {cls.__name__}")
+    return out
+
+
+def _type_violations(hint: Any, value: Any, where: str) -> list[str]:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        models = [a for a in args if isinstance(a, type) and issubclass(a, RestModel)]
+        return _type_violations(models[0], value, where) if models else []
+    if origin is list and isinstance(value, list):
+        return [
+            e for i, v in enumerate(value) for e in _type_violations(args[0], v, f"{where}[{i}]")
+        ]
+    if origin is dict and isinstance(value, dict):
+        return [e for k, v in value.items() for e in _type_violations(args[1], v, f"{where}.{k}")]
+    if isinstance(hint, type) and issubclass(hint, RestModel):
+        return _violations(hint, value, where)
+    return []
+
+
+# --- helpers -------------------------------------------------------------------------------
+def _system_data(n: int = 0) -> dict[str, Any]:
+    at = f"2026-11-26T{n // 3600:02d}:{n // 60 % 60:02d}:{n % 60:02d}.000000+00:00"  # n-th made
+    return {
+        "createdAt": at,
+        "createdBy": "fake@contoso.com",
+        "createdByType": "User",
+        "lastModifiedAt": at,
+        "lastModifiedBy": "fake@contoso.com",
+        "lastModifiedByType": "User",
+    }
+
+
+def _run(parent: str, step: str, status: str, tags: dict[str, str]) -> dict[str, Any]:
+    """A step run as run history returns it (child jobs are no longer served by ARM).
+
+    Assumed, not observed: the step's name is the run's displayName (no node id property).
+    """
+    run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{parent}/{step}"))
+    at = "2026-11-26T00:00:00.000000+00:00"
+    return {
+        "runId": run_id,
+        "runUuid": run_id,
+        "parentRunId": parent,
+        "rootRunId": parent,
+        "experimentId": str(uuid.uuid5(uuid.NAMESPACE_URL, "diagnosis")),
+        "displayName": step,
+        "name": step,
+        "status": status,
+        "runType": "azureml.StepRun",
+        "createdUtc": at,
+        "startTimeUtc": at,
+        "endTimeUtc": at if status in ("Completed", "Failed") else None,
+        "tags": tags,
+        "properties": {},
+        "target": "cpu-cluster",
+        "error": _error("UserError", f"{step} failed") if status == "Failed" else None,
+    }
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": [], "additionalInfo": []}}
+
+
+def _not_found(path: str) -> Answer:
+    body = _error("UserError", f"Resource not found: {path.split('/providers/')[-1]}")
+    body["error"]["innerError"] = {"code": "NotFoundError"}
+    return 404, body, {}
+
+
+def _json_body(request: Any) -> Any:
+    content = getattr(request, "content", None)
+    if content is None:
+        content = getattr(request, "data", None) or getattr(request, "body", None)
+    if not content:
+        return None
+    if isinstance(content, bytes | bytearray):
+        content = content.decode()
+    return json.loads(content) if isinstance(content, str) else content
+
+
+def _respond(request: Any, status: int, payload: Any, headers: dict[str, str]) -> Any:
+    """The response class the request's kind expects (azure.core.rest or the legacy one)."""
+    response = requests.Response()
+    response.status_code = status
+    response.headers.update({"Content-Type": "application/json", **headers})
+    response.raw = io.BytesIO(json.dumps(payload).encode() if payload is not None else b"")
+    response.url = request.url
+    response.request = requests.Request(request.method, request.url).prepare()
+    if isinstance(request, RestHttpRequest):
+        return RestRequestsTransportResponse(request=request, internal_response=response)
+    return RequestsTransportResponse(request, response)
+
+
+@contextmanager
+def offline(fake: AmlFake, poll_interval: float = 0) -> Iterator[AmlFake]:
+    """What `transport=` alone cannot cover, patched for the duration.
+
+    - `models.share` (also data and environment share) and, for a registry model,
+      `online_deployments.begin_create_or_update` build registry clients without the MLClient's
+      transport (the network, retried for ~5 s when offline): they are routed to the fake;
+    - any request still reaching `RequestsTransport` fails the test instead of going out;
+    - deployment LROs poll with `AzureMLPolling` every 5 s whatever `polling_interval` says.
+    """
+    from azure.ai.ml._utils import _registry_utils
+    from azure.ai.ml.constants._common import LROConfigurations
+    from azure.ai.ml.operations import _data_operations, _environment_operations, _model_operations
+
+    original = _registry_utils.get_registry_client
+
+    def through_fake(credential: Any, registry_name: str, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("transport", fake)
+        kwargs.setdefault("polling_interval", 0)
+        kwargs.setdefault("retry_backoff_factor", 0.01)
+        return original(credential, registry_name, *args, **kwargs)
+
+    def no_network(_: Any, request: Any, **__: Any) -> Any:
+        raise AssertionError(f"a request bypassed the fake: {request.method} {request.url}")
+
+    modules = (_registry_utils, _model_operations, _data_operations, _environment_operations)
+    with ExitStack() as stack:
+        for module in modules:
+            stack.enter_context(patch.object(module, "get_registry_client", through_fake))
+        stack.enter_context(patch.object(RequestsTransport, "send", no_network))
+        stack.enter_context(patch.object(LROConfigurations, "POLL_INTERVAL", poll_interval))
+        yield fake

@@ -1,0 +1,65 @@
+"""A model project wired to Azure (the repository's own, with a subscription) and a fake of
+Azure ML behind the real SDK."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlops.backends.azure.clients import AzureClients
+from mlops.config.loader import LoadedConfig, load_config
+from tests.aml.aml_fake import AmlFake, FakeCredential, offline
+
+REPO = Path(__file__).parents[2]
+SUB = "22222222-2222-2222-2222-222222222222"
+WORKSPACES = (
+    "/subscriptions/{sub}/resourceGroups/rg-mlops-diagnosis-{env}/providers"
+    "/Microsoft.MachineLearningServices/workspaces/mlw-mlops-diagnosis-{env}"
+)
+
+
+def workspace_id(env: str) -> str:
+    return WORKSPACES.format(sub=SUB, env=env)
+
+
+def make_project(folder: Path, *, kubernetes: bool = False) -> LoadedConfig:
+    for part in ("pipelines", "src"):
+        shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
+    text = (REPO / "mlops.yaml").read_text(encoding="utf-8")
+    text = text.replace(
+        "  location: westeurope", f"  subscription_id: {SUB}\n  location: westeurope"
+    )
+    if kubernetes:
+        text = text.replace("  target: managed", "  target: kubernetes").replace(
+            "instance_type: Standard_DS3_v2", "instance_type: defaultinstancetype"
+        )
+    (folder / "mlops.yaml").write_text(text, encoding="utf-8")
+    return load_config(folder / "mlops.yaml")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> LoadedConfig:
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def aml() -> Iterator[AmlFake]:
+    fake = AmlFake(
+        SUB,
+        "rg-mlops-diagnosis-dev",
+        "mlw-mlops-diagnosis-dev",
+        registry="mlr-mlops-diagnosis",
+        registry_resource_group="rg-mlops-diagnosis-shared",
+    )
+    with offline(fake):
+        yield fake
+
+
+@pytest.fixture
+def clients(aml: AmlFake) -> AzureClients:
+    return AzureClients(
+        FakeCredential(), aml, {"polling_interval": 0, "retry_backoff_factor": 0.01}
+    )

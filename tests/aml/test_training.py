@@ -1,0 +1,111 @@
+"""`mlops run --env dev`, `mlops models --env`: the real MLClient against a fake of Azure ML."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops.backends.azure.clients import AzureClients
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BackendError
+from mlops.services import azure_ml
+from tests.aml.aml_fake import AmlFake, Fault, JobScenario
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _run(project: LoadedConfig, clients: AzureClients, **kwargs) -> azure_ml.AzureRun:
+    kwargs.setdefault("poll_s", 0)
+    return azure_ml.run(project, "dev", None, {}, clients, **kwargs)
+
+
+def test_continuous_training_submits_the_pipeline_with_lineage_and_reports_the_gate(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUILD_BUILDID", "4711")
+    monkeypatch.setenv("SYSTEM_COLLECTIONURI", "https://dev.azure.com/contoso/")
+    monkeypatch.setenv("SYSTEM_TEAMPROJECT", "ml")
+    monkeypatch.setenv("BUILD_SOURCEVERSION", "0123abcd")
+    events: list[tuple[str, str]] = []
+
+    result = _run(project, clients, on_event=lambda *e: events.append(e))
+
+    assert result.ok and result.job.status == "Completed"
+    assert result.gate["gate_decision"] == "promoted"
+    [job_put] = [w for w in aml.writes() if "/jobs/" in w.path]
+    body = job_put.body["properties"]
+    assert body["experimentName"] == "diagnosis"
+    assert body["tags"]["build_id"] == "4711"
+    assert (
+        body["tags"]["build_uri"] == "https://dev.azure.com/contoso/ml/_build/results?buildId=4711"
+    )
+    assert body["tags"]["git_commit"] == "0123abcd"
+    assert (body["tags"]["dataset_name"], body["tags"]["dataset_version"]) == ("breast-cancer", "1")
+    assert body["inputs"]["model_name"]["value"] == "diagnosis"
+    assert body["inputs"]["threshold"]["value"] == "0.95"  # from mlops.yaml, not the YAML's 0.0
+    assert events[0][0] == "submitted" and result.job.url in events[0][1]
+    assert ("Completed", "evaluate") in events
+
+
+def test_no_wait_returns_once_submitted_with_the_job_url(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    result = _run(project, clients, wait=False)
+
+    assert not result.waited and result.job.url.startswith("https://")
+    assert not [r for r in aml.requests if r.method == "GET" and "/jobs/" in r.path]
+
+
+def test_a_failed_step_fails_the_run_naming_the_step_and_the_job_url(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.scenario = JobScenario(fail_step="train")
+
+    with pytest.raises(BackendError) as failed:
+        _run(project, clients)
+
+    assert "ended Failed in train" in failed.value.message
+    assert "https://" in failed.value.message
+
+
+def test_a_job_that_outlives_the_timeout_is_reported_with_its_url(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.scenario = JobScenario(never_finishes=True)
+
+    with pytest.raises(BackendError) as late:
+        _run(project, clients, timeout_s=0)
+
+    assert " is still " in late.value.message and "after 0 s" in late.value.message
+    assert "goes on in Azure ML: https://" in late.value.message
+
+
+def test_throttling_and_server_errors_are_retried(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.faults += [
+        Fault("PUT", r"/jobs/[^/]+$", 503),
+        Fault("GET", r"/jobs/[^/]+$", 429, times=2),
+    ]
+
+    result = _run(project, clients)
+
+    assert result.ok
+    assert [f.times for f in aml.faults] == [0, 0]
+
+
+def test_models_in_a_workspace_mark_the_newest_promoted_version_as_champion(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.seed_model("diagnosis", "1", gate_decision="promoted", build_id="7")
+    aml.seed_model("diagnosis", "2", gate_decision="promoted", forced="false", build_id="9")
+    aml.seed_model("diagnosis", "3", gate_decision="not promoted", forced="true")
+
+    [versions] = azure_ml.models(project, "dev", clients, "diagnosis")
+
+    assert [(v.version, v.aliases) for v in versions] == [
+        ("3", []),
+        ("2", ["champion"]),
+        ("1", []),
+    ]
+    assert azure_ml.show(project, "dev", clients, "diagnosis").version == "2"
+    assert azure_ml.show(project, "dev", clients, "diagnosis:1").tags["build_id"] == "7"
