@@ -59,6 +59,8 @@ def test_help_does_not_even_import_pydantic():
         "mlops.plan.changes",
         "mlops.plan.roles",
         "mlops.rbac.check",
+        "mlops.plan.rollout",
+        "mlops.render.endpoint",
     ],
 )
 def test_pure_layers_import_no_sdk_typer_or_rich(layer):

@@ -67,6 +67,22 @@ def main(argv: list[str] | None = None) -> None:
     print(f"register: {message}" + (f" as version {outcome['version']}" if register else ""))
 
 
+def set_champion(client: Any, name: str, version: str) -> bool:
+    """Point the champion alias at `version`. Azure ML's MLflow registry has no aliases: there
+    the champion is the newest version the gate promoted (its tags say so), nothing to set."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
+    except (MlflowException, NotImplementedError) as exc:
+        print(
+            f"register: no alias set ({type(exc).__name__}): the champion is the newest"
+            " promoted version"
+        )
+        return False
+    return True
+
+
 def _register(args: argparse.Namespace, report: dict[str, Any], forced: bool) -> dict[str, Any]:
     import os
 
@@ -81,7 +97,7 @@ def _register(args: argparse.Namespace, report: dict[str, Any], forced: bool) ->
     version = mlflow.register_model(f"runs:/{run.info.run_id}/model", args.model_name, tags=tags)
     client = mlflow.MlflowClient()
     client.update_model_version(args.model_name, version.version, description=report["reason"])
-    client.set_registered_model_alias(args.model_name, CHAMPION_ALIAS, version.version)
+    set_champion(client, args.model_name, version.version)
     mlflow.set_tags({"registered_version": version.version, "forced": str(forced).lower()})
     return {"registered": True, "version": version.version, "tags": tags}
 

@@ -311,9 +311,18 @@ def test_set_needs_inputs_name_equals_value(pipeline_project):
     assert run_cli("run", "pipeline.yml", "--set", "count=3").exit_code == 2
 
 
-def test_only_the_local_environment_runs_here(pipeline_project):
+def test_an_azure_run_without_a_subscription_is_refused_before_any_call(pipeline_project):
     pipeline_project("chain")
-    assert run_cli("run", "pipeline.yml", "--env", "dev").exit_code == 2
+    result = run_cli("run", "pipeline.yml", "--env", "dev")
+    assert result.exit_code == 2
+    assert "azure.subscription_id" in result.stderr
+
+
+def test_an_unknown_environment_is_refused(pipeline_project):
+    pipeline_project("chain")
+    result = run_cli("run", "pipeline.yml", "--env", "staging")
+    assert result.exit_code == 2
+    assert "not an Azure environment" in result.stderr
 
 
 def test_ctrl_c_stops_the_running_steps_and_exits_130(pipeline_project, tmp_path):
