@@ -20,6 +20,15 @@ def dump_yaml(data: Any) -> str:
     yaml.default_flow_style = False
     yaml.sort_base_mapping_type_on_output = False
     yaml.width = 4096
+    # after the settings above: the representer is built from them on first access
+    yaml.representer.add_representer(str, _block_when_multiline)
     stream = io.StringIO()
     yaml.dump(data, stream)
     return stream.getvalue()
+
+
+def _block_when_multiline(representer: Any, data: str) -> Any:
+    """Scripts and other multi-line strings as literal blocks (`|`), readable as written."""
+    if "\n" in data:
+        return representer.represent_scalar("tag:yaml.org,2002:str", data, style="|")
+    return representer.represent_str(data)

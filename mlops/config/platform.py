@@ -195,6 +195,11 @@ class Identities(Section):
     cicd: dict[str, WorkloadIdentity] = Field(
         default={}, description="Environment name to its CI/CD workload identity."
     )
+    platform: WorkloadIdentity | None = Field(
+        None,
+        description="The identity infra.yml plans and provisions with (Owner, or User Access"
+        " Administrator + Contributor, on the subscription; granted once by hand).",
+    )
 
     def groups(self) -> dict[str, list[Group]]:
         return {persona: getattr(self, persona) for persona in PERSONAS}
@@ -212,7 +217,9 @@ class DevOps(Section):
         "main", description="Protected branch: pull requests, reviewers, build validation."
     )
     agent_pool: DevOpsName | None = Field(
-        None, description="Agent pool the pipelines run on; default: <prefix>-<project>-agents."
+        None,
+        description="Agent pool of the CI and infrastructure pipelines; default: the first"
+        " environment's Managed DevOps Pool (each environment's stages use its own pool).",
     )
 
 

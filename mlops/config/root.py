@@ -58,7 +58,12 @@ class Config(Section):
         if self.devops.repository is None:
             self.devops.repository = project
         if self.devops.agent_pool is None:
-            self.devops.agent_pool = "-".join(p for p in (prefix, project, "agents") if p)
+            first = next(iter(self.environments.azure), None)
+            self.devops.agent_pool = (
+                self.environment_names(first).agent_pool
+                if first
+                else "-".join(p for p in (prefix, project, "agents") if p)
+            )
         if self.model is not None and self.model.name is None:
             self.model.name = project
         if self.deployment.endpoint_name is None:

@@ -13,10 +13,14 @@ from mlops.config.root import Config
 from mlops.rbac.model import role_model
 from mlops.render.arm import Template
 from mlops.render.infra import environment_template, shared_template
+from mlops.render.pipelines import AZURE, FOLDER, SETUP, pipeline_files
 from mlops.render.roles import file_name, role_template
-from mlops.serialize import dump_json
+from mlops.serialize import dump_json, dump_yaml
 
 SHARED = "shared"
+YAML_HEADER = "# Rendered by `mlops render` from mlops.yaml: change mlops.yaml, not this file.\n"
+#: every file mlops renders under .azuredevops/ (others there are the team's own)
+PIPELINE_FILES = ("ci.yml", "ct.yml", "cd.yml", "infra.yml", SETUP, AZURE)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ def render(config: Config) -> list[RenderedFile]:
         files.extend(stack_files(name, template))
     for role in role_model(config).custom_roles:
         files.append(RenderedFile(f"infra/roles/{file_name(role)}", dump_json(role_template(role))))
+    for name, document in pipeline_files(config).items():
+        files.append(RenderedFile(f"{FOLDER}/{name}", YAML_HEADER + dump_yaml(document)))
     return files
 
 
@@ -79,4 +85,8 @@ def compare(root: Path, files: list[RenderedFile]) -> Drift:
             rel = path.relative_to(root).as_posix()
             if rel not in expected:
                 extra.append(rel)
+    for name in PIPELINE_FILES:
+        rel = f"{FOLDER}/{name}"
+        if rel not in expected and (root / rel).is_file():
+            extra.append(rel)
     return Drift(changed, missing, extra)

@@ -98,6 +98,7 @@ def _model_name(loaded: LoadedConfig) -> str:
 class AzureRun:
     job: JobState
     waited: bool
+    model_name: str = ""
 
     @property
     def ok(self) -> bool:
@@ -109,6 +110,13 @@ class AzureRun:
         tags = evaluate.tags if evaluate else {}
         return {k: tags[k] for k in ("gate_decision", "gate_reason") if k in tags}
 
+    @property
+    def model(self) -> str | None:
+        """NAME:VERSION the register step registered (its `registered_version` tag)."""
+        register = self.job.step("register")
+        version = register.tags.get("registered_version") if register else None
+        return f"{self.model_name}:{version}" if version else None
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
@@ -118,6 +126,7 @@ class AzureRun:
             "waited": self.waited,
             "steps": [{"step": s.name, "status": s.status} for s in self.job.steps],
             **self.gate,
+            "model": self.model,
         }
 
 
@@ -156,7 +165,7 @@ def run(
     )
     notify("submitted", f"{state.name} to {target.name}: {state.url}")
     if not wait:
-        return AzureRun(state, waited=False)
+        return AzureRun(state, waited=False, model_name=experiment)
     deadline = time.monotonic() + timeout_s
     seen: dict[str, str] = {}
     while True:
@@ -174,7 +183,7 @@ def run(
                 hint="follow it in the studio, or wait longer with --timeout",
             )
         sleep(poll_s)
-    result = AzureRun(state, waited=True)
+    result = AzureRun(state, waited=True, model_name=experiment)
     if not result.ok:
         failed = [s.name for s in state.steps if s.status in ("Failed", "Canceled")]
         raise BackendError(

@@ -36,7 +36,7 @@ def test_defaults_that_depend_on_other_fields_are_filled_in(project):
     assert config.environments.azure["dev"].resource_group == "rg-contoso-churn-dev"
     assert config.environments.azure["prod"].resource_group == "rg-prod"
     assert config.devops.repository == "churn"
-    assert config.devops.agent_pool == "contoso-churn-agents"
+    assert config.devops.agent_pool == "mdp-contoso-churn-dev"  # the first env's pool
     assert config.model is not None and config.model.name == "churn"
     assert config.deployment.endpoint_name == "churn-online"
 
