@@ -109,3 +109,23 @@ def test_models_in_a_workspace_mark_the_newest_promoted_version_as_champion(
     ]
     assert azure_ml.show(project, "dev", clients, "diagnosis").version == "2"
     assert azure_ml.show(project, "dev", clients, "diagnosis:1").tags["build_id"] == "7"
+
+
+def test_the_run_reports_the_version_the_register_step_registered(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.scenario = JobScenario(step_tags={"register": {"registered_version": "5"}})
+
+    result = _run(project, clients)
+
+    assert result.to_dict()["model"] == "diagnosis:5"  # what ct.yml promotes
+
+
+def test_a_run_the_gate_did_not_promote_reports_no_model(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.scenario = JobScenario(promoted=False)
+
+    result = _run(project, clients).to_dict()
+
+    assert result["gate_decision"] == "not promoted" and result["model"] is None
