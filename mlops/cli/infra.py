@@ -106,6 +106,7 @@ def show_plan(result: Plan) -> None:
     """The plan as people (and pipeline logs) read it: one line per change, property
     differences under each modify, unchanged resources counted rather than listed."""
     from mlops.plan.changes import ROLES
+    from mlops.plan.devops import DEVOPS
 
     console = _output.stdout()
     if result.offline:
@@ -115,9 +116,11 @@ def show_plan(result: Plan) -> None:
             soft_wrap=True,
         )
     for stack in result.stacks:
+        checked = "" if stack.resource_group_exists else " (not checked)"
         if stack.stack == ROLES:
-            checked = "" if stack.resource_group_exists else " (not checked)"
             heading = f"role definitions and assignments{checked}"
+        elif stack.stack == DEVOPS:
+            heading = f"Azure DevOps project {stack.resource_group}{checked}"
         else:
             rg_note = {True: "exists", False: "will be created", None: "not checked"}[
                 stack.resource_group_exists
@@ -247,6 +250,7 @@ def provision(
                 "applied": result.applied,
                 "created_resource_groups": result.created_resource_groups,
                 "role_writes": result.role_writes,
+                "federation": result.federation,
                 "plan": result.plan.to_dict(),
             }
         )

@@ -216,6 +216,9 @@ class DevOps(Section):
     default_branch: BranchName = Field(
         "main", description="Protected branch: pull requests, reviewers, build validation."
     )
+    min_reviewers: int = Field(
+        1, ge=1, le=10, description="Reviewers a pull request into the default branch needs."
+    )
     agent_pool: DevOpsName | None = Field(
         None,
         description="Agent pool of the CI and infrastructure pipelines; default: the first"

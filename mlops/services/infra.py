@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError, BadInputError, ConfigError
 from mlops.plan.changes import ROLES, Plan, ResourceChange, StackPlan, digest, same_changes
+from mlops.plan.devops import DEVOPS, devops_spec
 from mlops.plan.roles import Targeted
 from mlops.render.arm import Template
 from mlops.render.files import SHARED, render, stacks
-from mlops.services import rbac
+from mlops.services import devops, rbac
 
 if TYPE_CHECKING:
     from mlops.backends.azure.clients import AzureClients
@@ -93,6 +94,7 @@ def offline_plan(loaded: LoadedConfig, env: str | None, reason: str) -> Plan:
                 for s in select(loaded, env)
             ),
             rbac.offline_stack(loaded, env),
+            *([devops.offline_stack(loaded)] if _with_devops(loaded, env) else []),
         ),
         offline=True,
         reason=reason,
@@ -122,9 +124,19 @@ def plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> Plan:
     return _plan(loaded, env, clients)[0]
 
 
-def _plan(
-    loaded: LoadedConfig, env: str | None, clients: AzureClients
-) -> tuple[Plan, list[Targeted]]:
+def _with_devops(loaded: LoadedConfig, env: str | None) -> bool:
+    """Azure DevOps objects are project-wide: planned with the whole platform (no --env),
+    once mlops.yaml names the organisation."""
+    return env is None and devops.enabled(loaded)
+
+
+@dataclass
+class _Work:
+    targeted: list[Targeted]
+    devops: devops.Work | None = None
+
+
+def _plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> tuple[Plan, _Work]:
     from mlops.backends.azure import arm
 
     stack_plans = []
@@ -150,8 +162,18 @@ def _plan(
     ]
     roles, targeted = rbac.plan_roles(loaded, env, clients, scopes)
     stack_plans.append(roles)
+    work = _Work(targeted)
+    if _with_devops(loaded, env):
+        from mlops.backends.azure.devops import Project
+
+        spec = devops_spec(loaded.config)
+        connection = clients.devops(loaded.config.devops.organization_url or "")
+        stack, work.devops = devops.plan_devops(
+            loaded, Project(connection, spec.project, spec.repository)
+        )
+        stack_plans.append(stack)
     fresh = Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=_meta(loaded, env))
-    return fresh, targeted
+    return fresh, work
 
 
 def load_plan(path: Path, loaded: LoadedConfig) -> Plan:
@@ -213,6 +235,8 @@ def check_prerequisites(loaded: LoadedConfig, env: str | None) -> None:
                     "e.g. https://dev.azure.com/contoso",
                 )
             )
+    if _with_devops(loaded, env):
+        problems += devops.prerequisites(loaded)
     if problems:
         raise ConfigError(f"{loaded.path.name} lacks what provisioning needs", issues=problems)
 
@@ -223,6 +247,8 @@ class ProvisionResult:
     applied: list[str] = field(default_factory=list)
     created_resource_groups: list[str] = field(default_factory=list)
     role_writes: int = 0
+    #: new service connections: the issuer and subject their identity must trust
+    federation: list[dict[str, str]] = field(default_factory=list)
 
 
 def provision(
@@ -247,7 +273,7 @@ def provision(
     check_prerequisites(loaded, env)
     if saved is not None:
         env = saved.meta.get("env")
-    fresh, targeted = _plan(loaded, env, clients)
+    fresh, work = _plan(loaded, env, clients)
     if saved is not None:
         drifted = [
             s.stack
@@ -269,7 +295,7 @@ def provision(
     by_name = {s.name: s for s in select(loaded, env)}
     notify = on_event or (lambda *_: None)
     for stack_plan in fresh.stacks:
-        if stack_plan.stack == ROLES or not stack_plan.has_writes:
+        if stack_plan.stack in (ROLES, DEVOPS) or not stack_plan.has_writes:
             continue
         s = by_name[stack_plan.stack]
         assert s.subscription_id
@@ -298,7 +324,12 @@ def provision(
     roles = fresh.stack(ROLES)
     if roles is not None and (roles.has_writes or pruning):
         result.role_writes = rbac.apply_roles(
-            loaded, clients, targeted, prune=prune, notify=notify, delays=replication_delays
+            loaded, clients, work.targeted, prune=prune, notify=notify, delays=replication_delays
         )
         result.applied.append(ROLES)
+    ado = fresh.stack(DEVOPS)
+    if ado is not None and ado.has_writes and work.devops is not None:
+        devops.apply(work.devops, notify)
+        result.applied.append(DEVOPS)
+        result.federation = devops.federation(work.devops)
     return result

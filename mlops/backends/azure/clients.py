@@ -52,6 +52,12 @@ class AzureClients:
 
         return AuthorizationManagementClient(self.credential, subscription_id, **self._kwargs())
 
+    def devops(self, organization_url: str) -> Any:
+        """An Azure DevOps connection (a PAT from AZURE_DEVOPS_EXT_PAT, else this credential)."""
+        from mlops.backends.azure.devops import connect
+
+        return connect(organization_url, self.credential)
+
     def ml(self, subscription_id: str, resource_group: str, workspace: str) -> MLClient:
         """An Azure ML workspace's client (every management-plane call shares the transport)."""
         from mlops.backends.azure.aml import quiet

@@ -1,0 +1,202 @@
+"""Azure DevOps provisioning through the real `azure-devops` clients against a fake of its REST
+API (route discovery included), as part of `mlops provision` for the whole platform."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mlops.backends.azure.clients import AzureClients
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BackendError, ConfigError
+from mlops.services import infra
+from tests.devops.ado_fake import APPROVAL_CHECK, BUILD_POLICY, TASK_CHECK, AdoFake
+from tests.infra.arm_fake import FakeArm
+
+GROUPS = {
+    "0a000000-0000-4000-8000-000000000001": "sg-ml-platform-owners",
+    "0b000000-0000-4000-8000-000000000002": "sg-ml-platform-engineers",
+    "0c000000-0000-4000-8000-000000000003": "sg-ml-data-scientists",
+    "0c000000-0000-4000-8000-000000000004": "sg-ml-churn-team",
+}
+
+
+@pytest.fixture
+def ado(monkeypatch: pytest.MonkeyPatch) -> Iterator[AdoFake]:
+    monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)  # the Entra token route
+    fake = AdoFake()
+    for object_id, name in GROUPS.items():
+        fake.add_entra_group(object_id, name)
+    with fake:
+        yield fake
+
+
+def _provision(loaded: LoadedConfig, clients: AzureClients) -> infra.ProvisionResult:
+    return infra.provision(loaded, None, clients, poll_seconds=0.01, replication_delays=(0.0,))
+
+
+def _checks(ado: AdoFake) -> dict[tuple[str, str], dict]:
+    out = {}
+    for request in ado.writes():
+        if request.path.endswith("/checks/configurations") and request.method == "POST":
+            body = request.body
+            kind = "approval" if body["type"]["id"] == APPROVAL_CHECK else "branch"
+            out[(body["resource"]["name"], kind)] = body
+    return out
+
+
+def test_the_whole_platform_provisions_the_devops_project_with_gated_environments(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    result = _provision(vnet_project, clients)
+
+    assert result.applied[-2:] == ["roles", "devops"]
+    ado.assert_clean()  # every body fit the REST specification and the SDK's models
+    checks = _checks(ado)
+    assert set(checks) == {
+        ("test", "approval"),
+        ("prod", "approval"),
+        ("platform", "approval"),
+        ("prod", "branch"),
+        ("platform", "branch"),
+    }
+    prod = checks[("prod", "approval")]
+    owners = ado.identity_id("0a000000-0000-4000-8000-000000000001")
+    assert prod["settings"]["approvers"] == [{"id": owners}]
+    assert prod["settings"]["minRequiredApprovers"] == 2
+    assert prod["settings"]["requesterCannotBeApprover"] is True
+    approval = vnet_project.config.environments.azure["prod"].approval
+    assert approval is not None and prod["timeout"] == approval.timeout_minutes
+    engineers = ado.identity_id("0b000000-0000-4000-8000-000000000002")
+    assert checks[("test", "approval")]["settings"]["approvers"] == [{"id": engineers}]
+    branch = checks[("platform", "branch")]
+    assert branch["type"]["id"] == TASK_CHECK
+    assert branch["settings"]["inputs"]["allowedBranches"] == "refs/heads/main"
+    pipelines = [w.body for w in ado.writes() if w.path.endswith("/_apis/pipelines")]
+    assert {(p["name"], p["configuration"]["path"]) for p in pipelines} == {
+        ("churn-ci", "/.azuredevops/ci.yml"),
+        ("churn-ct", "/.azuredevops/ct.yml"),
+        ("churn-cd", "/.azuredevops/cd.yml"),
+        ("churn-infra", "/.azuredevops/infra.yml"),
+    }
+    policies = {
+        w.body["type"]["id"]: w.body for w in ado.writes() if "/policy/configurations" in w.path
+    }
+    assert policies[BUILD_POLICY]["settings"]["buildDefinitionId"] > 0
+    reviewers = policies["fa4e907d-c16b-4a4c-9dfa-4906e5d171dd"]["settings"]
+    assert reviewers["creatorVoteCounts"] is False and reviewers["minimumApproverCount"] == 1
+    endpoints = [w.body for w in ado.writes() if w.path.endswith("/serviceendpoint/endpoints")]
+    assert {e["name"] for e in endpoints} == {
+        "contoso-churn-dev",
+        "contoso-churn-test",
+        "contoso-churn-prod",
+        "contoso-churn-platform",
+    }
+    assert {e["authorization"]["scheme"] for e in endpoints} == {"WorkloadIdentityFederation"}
+    # what each identity must trust is read back from Azure DevOps, not guessed
+    federation = {f["connection"]: f for f in result.federation}
+    assert federation["contoso-churn-prod"]["client_id"] == "1d000000-0000-4000-8000-000000000007"
+    assert federation["contoso-churn-prod"]["issuer"].startswith(
+        "https://login.microsoftonline.com/"
+    )
+    assert federation["contoso-churn-prod"]["subject"]
+    groups = [w.body for w in ado.writes() if "/variablegroups" in w.path]
+    assert {g["name"] for g in groups} == {
+        "contoso-churn-dev",
+        "contoso-churn-test",
+        "contoso-churn-prod",
+    }
+    assert all(not v.get("isSecret") for g in groups for v in g["variables"].values())
+
+
+def test_an_unchanged_second_provision_sends_no_write(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    _provision(vnet_project, clients)
+    ado_writes, arm_writes = len(ado.writes()), len(arm.writes())
+
+    again = _provision(vnet_project, clients)
+
+    assert again.applied == []
+    assert len(ado.writes()) == ado_writes and len(arm.writes()) == arm_writes
+    devops = again.plan.stack("devops")
+    assert devops is not None and {c.action for c in devops.changes} == {"no-change"}
+
+
+def test_a_failure_halfway_resumes_on_the_next_run(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    ado.fail("POST", r"/checks/configurations", 500, times=1)
+
+    with pytest.raises(BackendError) as failed:
+        _provision(vnet_project, clients)
+    assert "approval check on environment test" in failed.value.message
+
+    _provision(vnet_project, clients)
+
+    ado.assert_clean()
+    assert len(_checks(ado)) == 5  # each check once: nothing made twice
+    pipelines = [w for w in ado.writes() if w.path.endswith("/_apis/pipelines")]
+    assert len(pipelines) == 4
+
+
+def test_a_missing_permission_names_the_object_and_the_permission(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    ado.fail("POST", r"/_apis/pipelines\b", 403, times=1)
+
+    with pytest.raises(BackendError) as denied:
+        _provision(vnet_project, clients)
+
+    assert "creating pipeline churn-ci" in denied.value.message
+    assert "permission" in denied.value.message.lower()
+    assert denied.value.hint and "Project Administrators" in denied.value.hint
+
+
+def test_what_provisioning_devops_needs_is_asked_for_before_any_call(
+    tmp_path, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    from mlops.config.loader import load_config
+    from tests.infra.conftest import copy_config
+
+    path = copy_config("vnet", tmp_path)
+    text = path.read_text()
+    path.write_text(text.replace("  platform: {client_id", "  # platform: {client_id"))
+
+    with pytest.raises(ConfigError) as missing:
+        _provision(load_config(path), clients)
+
+    assert any(i.path == "identities.platform" for i in missing.value.issues)
+    assert arm.requests == [] and ado.requests == []
+
+
+def test_each_persona_group_joins_its_team_and_data_scientists_cannot_edit_pipelines(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    from mlops.services.devops import DENIED_BITS
+    from tests.devops.ado_fake import BUILD_NAMESPACE, build_token
+
+    _provision(vnet_project, clients)
+
+    scientists = ado.team_descriptor("churn", "churn data scientists")
+    members = {m for m, team in ado.memberships if team == scientists}
+    assert len(members) == 2  # sg-ml-data-scientists and sg-ml-churn-team
+    owners = ado.team_descriptor("churn", "churn platform owners")
+    assert len({m for m, team in ado.memberships if team == owners}) == 1
+    project_id = next(p["id"] for p in ado.projects.values() if p["name"] == "churn")
+    acl = ado.acls[(BUILD_NAMESPACE.lower(), build_token(project_id, "\\churn").lower())]
+    [ace] = acl["acesDictionary"].values()
+    assert ace["deny"] == DENIED_BITS and ace["allow"] == 0
+
+
+def test_groups_known_to_the_organisation_are_found_across_pages(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+) -> None:
+    ado.graph_page_size = 1  # one group per page: the continuation token is followed
+    _provision(vnet_project, clients)
+    writes = len(ado.writes())
+
+    _provision(vnet_project, clients)
+
+    assert len(ado.writes()) == writes
