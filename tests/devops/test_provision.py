@@ -200,3 +200,17 @@ def test_groups_known_to_the_organisation_are_found_across_pages(
     _provision(vnet_project, clients)
 
     assert len(ado.writes()) == writes
+
+
+def test_a_missing_project_is_reported_by_name_before_any_write(
+    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)
+    with AdoFake(projects=()) as empty:
+        plan = None
+        with pytest.raises(BackendError) as missing:
+            plan = infra.plan(vnet_project, None, clients)
+
+        assert plan is None
+        assert "project churn" in missing.value.message
+        assert empty.writes() == []
