@@ -107,8 +107,6 @@ def deploy(
 
 
 def _deploy_azure(current, loaded, env: str, model: str | None, dry_run: bool) -> None:
-    import time
-
     from mlops.services import azure_ml
 
     if dry_run:
@@ -120,16 +118,11 @@ def _deploy_azure(current, loaded, env: str, model: str | None, dry_run: bool) -
         else:
             _output.emit_text("---\n".join(dump_yaml(d) for d in documents))
         return
+    from mlops.cli._azure import progress, signed_in_clients
+
     azure_ml.workspace(loaded, env)
-    from mlops.backends.azure.clients import default_clients, require_signed_in
-
-    clients = default_clients(loaded.config.azure.tenant_id)
-    require_signed_in(clients)
-    err = _output.stderr()
-
-    def on_event(event: str, detail: str) -> None:
-        if not current.json:
-            err.print(f"  [{time.strftime('%H:%M:%S')}] {event:<12} {detail}", highlight=False)
+    clients = signed_in_clients(loaded)
+    on_event = progress(current)
 
     result = azure_ml.deploy(loaded, env, model, clients, on_event=on_event)
     if current.json:
@@ -161,14 +154,13 @@ def promote(
 
       mlops promote diagnosis:3 --to prod --output json
     """
-    from mlops.backends.azure.clients import default_clients, require_signed_in
+    from mlops.cli._azure import signed_in_clients
     from mlops.services import azure_ml
 
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     azure_ml.workspace(loaded, to)
-    clients = default_clients(loaded.config.azure.tenant_id)
-    require_signed_in(clients)
+    clients = signed_in_clients(loaded)
     result = azure_ml.promote(loaded, reference, to, clients)
     if current.json:
         _output.emit_json(result.to_dict())

@@ -220,10 +220,9 @@ def provision(
             "refusing to provision without confirmation", hint="pass --yes in pipelines"
         )
 
-    from mlops.backends.azure.clients import default_clients, require_signed_in
+    from mlops.cli._azure import signed_in_clients
 
-    clients = default_clients(loaded.config.azure.tenant_id)
-    require_signed_in(clients)
+    clients = signed_in_clients(loaded)
     err = _output.stderr()
 
     def confirm(fresh: Plan) -> bool:

@@ -20,14 +20,6 @@ EnvOption = Annotated[
 ]
 
 
-def _azure(loaded):
-    from mlops.backends.azure.clients import default_clients, require_signed_in
-
-    clients = default_clients(loaded.config.azure.tenant_id)
-    require_signed_in(clients)
-    return clients
-
-
 @app.command(name="list")
 def list_(
     ctx: typer.Context,
@@ -58,10 +50,11 @@ def list_(
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     if env != "local":
+        from mlops.cli._azure import signed_in_clients
         from mlops.services import azure_ml
 
         azure_ml.workspace(loaded, env)
-        found = azure_ml.models(loaded, env, _azure(loaded), name)
+        found = azure_ml.models(loaded, env, signed_in_clients(loaded), name)
         versions = [v for group in found for v in group]
     else:
         registry = models.registry(state_dir(loaded))
@@ -119,10 +112,11 @@ def show(
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     if env != "local":
+        from mlops.cli._azure import signed_in_clients
         from mlops.services import azure_ml
 
         azure_ml.workspace(loaded, env)
-        found = azure_ml.show(loaded, env, _azure(loaded), reference)
+        found = azure_ml.show(loaded, env, signed_in_clients(loaded), reference)
     else:
         found = models.show(state_dir(loaded), reference)
     if current.json:

@@ -113,19 +113,13 @@ def run(
 
 
 def _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, timeout) -> None:
-    import time
-
-    from mlops.backends.azure.clients import default_clients, require_signed_in
+    from mlops.cli._azure import progress, signed_in_clients
     from mlops.services import azure_ml
 
     azure_ml.workspace(loaded, env)  # bad input before any credential is tried
-    clients = default_clients(loaded.config.azure.tenant_id)
-    require_signed_in(clients)
+    clients = signed_in_clients(loaded)
     err = _output.stderr()
-
-    def on_event(event: str, detail: str) -> None:
-        if not current.json:
-            err.print(f"  [{time.strftime('%H:%M:%S')}] {event:<10} {detail}", highlight=False)
+    on_event = progress(current, width=10)
 
     result = azure_ml.run(
         loaded,

@@ -65,9 +65,7 @@ from __future__ import annotations
 
 import copy
 import functools
-import io
 import itertools
-import json
 import re
 import sys
 import types
@@ -81,16 +79,13 @@ from typing import Any
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlparse
 
-import requests
 from azure.core.pipeline.transport import (
     HttpTransport,
     RequestsTransport,
-    RequestsTransportResponse,
 )
-from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 
-from tests.infra.arm_fake import FakeCredential, Fault
+from tests.infra.arm_fake import FakeCredential, Fault, json_body, respond
 
 with warnings.catch_warnings():  # azure.ai.ml's import warns (marshmallow): not ours to fix
     warnings.simplefilter("ignore")
@@ -231,7 +226,7 @@ class AmlFake(HttpTransport):
 
     def _answer(self, request: Any) -> Any:
         url = urlparse(request.url)
-        body = _json_body(request)
+        body = json_body(request)
         recorded = Recorded(request.method, url.path, url.query, body, url.netloc)
         self.requests.append(recorded)
         for fault in self.faults:
@@ -241,13 +236,13 @@ class AmlFake(HttpTransport):
                 and re.search(fault.path_pattern, url.path, re.IGNORECASE)
             ):
                 fault.times -= 1
-                return _respond(request, fault.status, _error("Fault", "injected"), fault.headers)
+                return respond(request, fault.status, _error("Fault", "injected"), fault.headers)
         if url.netloc.endswith(".inference.ml.azure.com"):
-            return _respond(request, *self._score(url.netloc.split(".")[0], request, body))
+            return respond(request, *self._score(url.netloc.split(".")[0], request, body))
         path = url.path.removeprefix("/mferp/managementfrontend")
         self._check_contract(recorded, path)
         answer = self._route(request.method, path, parse_qs(url.query), copy.deepcopy(body))
-        return _respond(request, *answer)
+        return respond(request, *answer)
 
     # --- routing -----------------------------------------------------------------------
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
@@ -671,30 +666,6 @@ def _not_found(path: str) -> Answer:
     body = _error("UserError", f"Resource not found: {path.split('/providers/')[-1]}")
     body["error"]["innerError"] = {"code": "NotFoundError"}
     return 404, body, {}
-
-
-def _json_body(request: Any) -> Any:
-    content = getattr(request, "content", None)
-    if content is None:
-        content = getattr(request, "data", None) or getattr(request, "body", None)
-    if not content:
-        return None
-    if isinstance(content, bytes | bytearray):
-        content = content.decode()
-    return json.loads(content) if isinstance(content, str) else content
-
-
-def _respond(request: Any, status: int, payload: Any, headers: dict[str, str]) -> Any:
-    """The response class the request's kind expects (azure.core.rest or the legacy one)."""
-    response = requests.Response()
-    response.status_code = status
-    response.headers.update({"Content-Type": "application/json", **headers})
-    response.raw = io.BytesIO(json.dumps(payload).encode() if payload is not None else b"")
-    response.url = request.url
-    response.request = requests.Request(request.method, request.url).prepare()
-    if isinstance(request, RestHttpRequest):
-        return RestRequestsTransportResponse(request=request, internal_response=response)
-    return RequestsTransportResponse(request, response)
 
 
 @contextmanager

@@ -22,7 +22,8 @@ from urllib.parse import urlparse
 
 import requests
 from azure.core.credentials import AccessToken
-from azure.core.pipeline.transport import HttpTransport
+from azure.core.pipeline.transport import HttpTransport, RequestsTransportResponse
+from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters, RoleDefinition
 from azure.mgmt.resource.deployments.models import Deployment, DeploymentWhatIf
@@ -115,7 +116,7 @@ class FakeArm(HttpTransport):
 
     def send(self, request: Any, **_: Any) -> Any:
         url = urlparse(request.url)
-        body = _json_body(request)
+        body = json_body(request)
         self.requests.append(Recorded(request.method, url.path, url.query, body))
         for fault in self.faults:
             if (
@@ -124,9 +125,9 @@ class FakeArm(HttpTransport):
                 and re.search(fault.path_pattern, url.path, re.IGNORECASE)
             ):
                 fault.times -= 1
-                return _respond(request, fault.status, {"error": {"code": "Fault"}}, fault.headers)
+                return respond(request, fault.status, {"error": {"code": "Fault"}}, fault.headers)
         status, payload, headers = self._route(request.method, url.path, body)
-        return _respond(request, status, payload, headers)
+        return respond(request, status, payload, headers)
 
     # --- ARM ---------------------------------------------------------------------------
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
@@ -462,7 +463,8 @@ def _delta(before: Any, after: Any, path: str) -> list[dict[str, Any]]:
     return [{"path": path, "propertyChangeType": "Modify", "before": before, "after": after}]
 
 
-def _json_body(request: Any) -> Any:
+def json_body(request: Any) -> Any:
+    """A request's JSON body, whatever kind of azure-core request carries it."""
     content = getattr(request, "content", None)
     if content is None:
         content = getattr(request, "data", None) or getattr(request, "body", None)
@@ -473,11 +475,14 @@ def _json_body(request: Any) -> Any:
     return json.loads(content) if isinstance(content, str) else content
 
 
-def _respond(request: Any, status: int, payload: Any, headers: dict[str, str]) -> Any:
+def respond(request: Any, status: int, payload: Any, headers: dict[str, str]) -> Any:
+    """The response class the request's kind expects (azure.core.rest or the legacy one)."""
     response = requests.Response()
     response.status_code = status
     response.headers.update({"Content-Type": "application/json", **headers})
     response.raw = io.BytesIO(json.dumps(payload).encode() if payload is not None else b"")
     response.url = request.url
     response.request = requests.Request(request.method, request.url).prepare()
-    return RestRequestsTransportResponse(request=request, internal_response=response)
+    if isinstance(request, RestHttpRequest):
+        return RestRequestsTransportResponse(request=request, internal_response=response)
+    return RequestsTransportResponse(request, response)
