@@ -79,11 +79,21 @@ def workspace(loaded: LoadedConfig, env: str) -> Workspace:
 
 
 def registry(loaded: LoadedConfig, clients: AzureClients) -> MLClient:
+    """The shared registry's client (it lives in azure.subscription_id)."""
     config = loaded.config
+    if not config.azure.subscription_id:
+        raise ConfigError(
+            f"{loaded.path.name} has no subscription for the shared registry",
+            issues=[
+                loaded.issue(
+                    ("azure", "subscription_id"),
+                    "is needed to reach the shared model registry",
+                    "az account show --query id -o tsv",
+                )
+            ],
+        )
     shared = config.shared_names()
-    return clients.ml_registry(
-        config.azure.subscription_id or "", shared.resource_group, shared.registry
-    )
+    return clients.ml_registry(config.azure.subscription_id, shared.resource_group, shared.registry)
 
 
 def _model_name(loaded: LoadedConfig) -> str:
