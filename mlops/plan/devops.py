@@ -20,6 +20,13 @@ from mlops.render.pipelines import connection, pipeline_name, variable_group
 
 PLATFORM = "platform"
 DEVOPS = "devops"
+#: Azure DevOps' fixed ids: check types, the branch-control task, branch-policy types
+APPROVAL_CHECK = "8c6f20a7-a545-4486-9777-f762fafe0d4d"
+TASK_CHECK = "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7"
+BRANCH_CONTROL_TASK = "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b"  # evaluatebranchProtection
+MIN_REVIEWERS_POLICY = "fa4e907d-c16b-4a4c-9dfa-4906e5d171dd"
+BUILD_POLICY = "0609b952-1397-4640-95ec-e00a01b2c241"
+COMMENTS_POLICY = "c6a1889d-b943-4856-b76f-9e46bb6b0df2"
 
 
 @dataclass
@@ -209,7 +216,7 @@ def approval_matches(approval: Approval, seen: dict[str, Any] | None) -> bool:
 def branch_settings(branch: str) -> dict[str, Any]:
     return {
         "definitionRef": {
-            "id": "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b",
+            "id": BRANCH_CONTROL_TASK,
             "name": "evaluatebranchProtection",
             "version": "0.0.1",
         },
@@ -241,16 +248,16 @@ def policy_settings(
         }
     ]
     out: dict[str, dict[str, Any]] = {
-        "fa4e907d-c16b-4a4c-9dfa-4906e5d171dd": {
+        MIN_REVIEWERS_POLICY: {
             "minimumApproverCount": spec.min_reviewers,
             "creatorVoteCounts": False,
             "resetOnSourcePush": True,
             "scope": scope,
         },
-        "c6a1889d-b943-4856-b76f-9e46bb6b0df2": {"scope": scope},
+        COMMENTS_POLICY: {"scope": scope},
     }
     if ci_pipeline_id is not None:
-        out["0609b952-1397-4640-95ec-e00a01b2c241"] = {
+        out[BUILD_POLICY] = {
             "buildDefinitionId": ci_pipeline_id,
             "validDuration": 720,
             "queueOnSourceUpdateOnly": True,

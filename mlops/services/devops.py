@@ -19,7 +19,10 @@ from mlops.config.loader import LoadedConfig
 from mlops.errors import Issue
 from mlops.plan.changes import ResourceChange, StackPlan
 from mlops.plan.devops import (
+    BUILD_POLICY,
+    COMMENTS_POLICY,
     DEVOPS,
+    MIN_REVIEWERS_POLICY,
     DevOpsSpec,
     approval_matches,
     approval_settings,
@@ -35,9 +38,9 @@ if TYPE_CHECKING:
 
 OnEvent = Callable[[str, str, str], None]
 POLICY_NAMES = {
-    "fa4e907d-c16b-4a4c-9dfa-4906e5d171dd": "minimum reviewers",
-    "0609b952-1397-4640-95ec-e00a01b2c241": "build validation (ci.yml)",
-    "c6a1889d-b943-4856-b76f-9e46bb6b0df2": "comments resolved",
+    MIN_REVIEWERS_POLICY: "minimum reviewers",
+    BUILD_POLICY: "build validation (ci.yml)",
+    COMMENTS_POLICY: "comments resolved",
 }
 
 

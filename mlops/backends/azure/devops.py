@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import BackendError
-from mlops.plan.devops import Observed
+from mlops.plan.devops import APPROVAL_CHECK, TASK_CHECK, Observed
 
 if TYPE_CHECKING:
     from azure.devops.connection import Connection
@@ -23,22 +23,8 @@ if TYPE_CHECKING:
 #: the Entra application of Azure DevOps: tokens for its REST API are asked for this scope
 ADO_SCOPE = "499b84ac-1321-427f-aa17-267ca6975798/.default"
 PAT_VARIABLE = "AZURE_DEVOPS_EXT_PAT"
-APPROVAL_CHECK = "8c6f20a7-a545-4486-9777-f762fafe0d4d"
-TASK_CHECK = "fe1de3ee-a436-41b4-bb20-f6eb4cb879a7"
-BRANCH_CONTROL_TASK = "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b"  # evaluatebranchProtection
-MIN_REVIEWERS_POLICY = "fa4e907d-c16b-4a4c-9dfa-4906e5d171dd"
-BUILD_POLICY = "0609b952-1397-4640-95ec-e00a01b2c241"
-COMMENTS_POLICY = "c6a1889d-b943-4856-b76f-9e46bb6b0df2"
+#: the Build security namespace: pipelines, their folders and runs
 BUILD_NAMESPACE = "33344d9c-fc72-4d6f-aba5-fa317101a7e9"
-#: Build permission bits (Microsoft.TeamFoundation.Build.WebApi.BuildPermissions)
-BUILD_BITS = {
-    "DeleteBuilds": 8,
-    "DestroyBuilds": 32,
-    "EditBuildDefinition": 2048,
-    "DeleteBuildDefinition": 4096,
-    "AdministerBuildPermissions": 16384,
-    "EditPipelineQueueConfigurationPermission": 65536,
-}
 
 
 def connect(organization_url: str, credential: Any | None = None) -> Connection:
