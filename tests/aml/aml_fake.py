@@ -80,12 +80,11 @@ from unittest.mock import patch
 from urllib.parse import parse_qs, urlparse
 
 from azure.core.pipeline.transport import (
-    HttpTransport,
     RequestsTransport,
 )
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 
-from tests.infra.arm_fake import FakeCredential, Fault, json_body, respond
+from tests.infra.arm_fake import FakeCredential, FakeTransport, Fault, json_body, respond
 
 with warnings.catch_warnings():  # azure.ai.ml's import warns (marshmallow): not ours to fix
     warnings.simplefilter("ignore")
@@ -154,7 +153,7 @@ class Scoring:
     body: Any = None
 
 
-class AmlFake(HttpTransport):
+class AmlFake(FakeTransport):
     """Injected as `transport=` into MLClient: every SDK request lands in `send`."""
 
     def __init__(
@@ -206,18 +205,6 @@ class AmlFake(HttpTransport):
         ]
 
     # --- HttpTransport -----------------------------------------------------------------
-    def __enter__(self) -> AmlFake:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
     def send(self, request: Any, **kwargs: Any) -> Any:
         response = self._answer(request)
         if isinstance(response, RestRequestsTransportResponse) and not kwargs.get("stream"):

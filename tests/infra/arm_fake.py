@@ -75,7 +75,23 @@ BUILTIN_ROLE_IDS = frozenset(
 _DEPLOYMENT = _RG + r"(?:/providers/Microsoft\.Resources)?/deployments/(?P<name>[^/]+)"
 
 
-class FakeArm(HttpTransport):
+class FakeTransport(HttpTransport):
+    """An in-process transport: nothing to open or close; subclasses answer in `send`."""
+
+    def __enter__(self) -> FakeTransport:
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        pass
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class FakeArm(FakeTransport):
     """Injected as `transport=`: every SDK request lands in `send`."""
 
     def __init__(self) -> None:
@@ -102,18 +118,6 @@ class FakeArm(HttpTransport):
         ]
 
     # --- HttpTransport -----------------------------------------------------------------
-    def __enter__(self) -> FakeArm:
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        pass
-
-    def open(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
     def send(self, request: Any, **_: Any) -> Any:
         url = urlparse(request.url)
         body = json_body(request)
