@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import typer
@@ -12,6 +16,31 @@ from mlops.errors import BadInputError, MlopsError
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C); typer maps KeyboardInterrupt to it
+EXIT_TERMINATED = 143  # SIGTERM (what a CI cancel or `kill` sends): 128 + 15
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (running steps are stopped, the run is recorded
+    as KILLED), then exit 143. A BaseException, so no `except Exception` swallows it."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """While a command runs, SIGTERM raises `Terminated` in the main thread (by default it
+    would end the process at once, leaving steps and servers behind)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def exit_code(err: MlopsError) -> int:
@@ -27,7 +56,11 @@ class MlopsGroup(TyperGroup):
         from mlops.cli._options import Session
 
         try:
-            return super().invoke(ctx)
+            with _sigterm_unwinds():
+                return super().invoke(ctx)
+        except Terminated:
+            _output.stderr().print("terminated (SIGTERM)")
+            raise typer.Exit(EXIT_TERMINATED) from None
         except MlopsError as err:
             if os.environ.get("MLOPS_DEBUG") == "1":
                 raise

@@ -53,9 +53,15 @@ def run(
         typer.Option("--no-wait", help="Azure: print the job URL and return once submitted."),
     ] = False,
     timeout: Annotated[
-        float,
-        typer.Option("--timeout", min=1, help="Azure: minutes to wait for the job to finish."),
-    ] = 240,
+        float | None,
+        typer.Option(
+            "--timeout",
+            min=0.01,
+            help="Minutes: locally, then the running steps are stopped and the run fails;"
+            " on Azure, how long to wait for the job (default 240; the job goes on).",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = 0,
     config: ConfigOption = None,
     output: OutputOption = None,
@@ -86,7 +92,8 @@ def run(
     loaded = current.load()
     overrides = _overrides(set_ or [])
     if env != "local":
-        _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, timeout)
+        wait_minutes = 240 if timeout is None else timeout
+        _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, wait_minutes)
         return
     run_id = service.new_run_id()
     plan = service.prepare(
@@ -103,6 +110,7 @@ def run(
             use_cache=not no_cache,
             on_event=None if current.json else view.on_event,
             on_line=view.on_line if stream else None,
+            timeout_s=None if timeout is None else timeout * 60,
         )
     if current.json:
         _output.emit_json(summary.to_dict())
@@ -178,11 +186,34 @@ def _print_summary(summary) -> None:
             console.print(f"  last lines of {escape(_short(step.log))}:")
             for line in step.log.read_text(errors="replace").splitlines()[-20:]:
                 console.print(f"    {escape(line)}")
+    if summary.timed_out:
+        console.print("[bold red]timed out[/bold red]: the running steps were stopped (--timeout)")
+    if summary.gate:
+        _print_gate(summary.gate)
     verdict = "[green]completed[/green]" if summary.ok else "[red]failed[/red]"
     console.print(
         f"{verdict} in {summary.duration:.1f}s; run folder {escape(_short(summary.run_dir))};"
         f" MLflow run {summary.mlflow_run_id} in experiment '{escape(summary.experiment)}'"
     )
+
+
+def _print_gate(gate: dict) -> None:
+    """The gate's decision, its reason and what was registered: the run's answer."""
+    from rich.markup import escape
+
+    console = _output.stdout()
+    colour = "green" if gate.get("decision") == "promoted" else "yellow"
+    console.print(
+        f"gate: [{colour}]{escape(str(gate.get('decision')))}[/{colour}]:"
+        f" {escape(str(gate.get('reason') or ''))}"
+    )
+    version = gate.get("registered_version")
+    if version is None:
+        console.print("registered: none")
+    elif gate.get("forced"):
+        console.print(f"registered: version {version}, by force (not champion)")
+    else:
+        console.print(f"registered: version {version} (champion)")
 
 
 def _short(path: Path) -> str:

@@ -87,6 +87,17 @@ def show(
     )
     if parent.params:
         console.print("inputs: " + ", ".join(f"{k}={v}" for k, v in sorted(parent.params.items())))
+    if "mlops.ended" in parent.tags:
+        console.print(f"ended: {escape(parent.tags['mlops.ended'])}")
+    if "mlops.gate.decision" in parent.tags:
+        version = parent.tags.get("mlops.gate.registered_version", "None")
+        forced = parent.tags.get("mlops.gate.forced") == "True"
+        console.print(
+            f"gate: {escape(parent.tags['mlops.gate.decision'])}:"
+            f" {escape(parent.tags.get('mlops.gate.reason', ''))}"
+        )
+        registered = "none" if version == "None" else f"version {version}"
+        console.print(f"registered: {registered}{' (by force)' if forced else ''}")
     table = Table()
     for column in ("step", "status", "duration", "metrics"):
         table.add_column(column)
@@ -119,8 +130,22 @@ def _run_dict(run) -> dict:
         "started": _output.timestamp(run.start_ms),
         "duration_s": run.duration,
         "tags": run.tags,
+        "gate": _gate(run.tags),
         "params": run.params,
         "metrics": run.metrics,
+    }
+
+
+def _gate(tags: dict[str, str]) -> dict | None:
+    """The gate's outcome that `mlops run` recorded on the run, typed as `run -o json` has it."""
+    if "mlops.gate.decision" not in tags:
+        return None
+    version = tags.get("mlops.gate.registered_version", "None")
+    return {
+        "decision": tags["mlops.gate.decision"],
+        "reason": tags.get("mlops.gate.reason"),
+        "registered_version": None if version == "None" else version,
+        "forced": tags.get("mlops.gate.forced") == "True",
     }
 
 

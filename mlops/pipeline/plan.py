@@ -63,6 +63,7 @@ class PlannedStep:
     outputs: dict[str, OutputDecl]
     where: Where
     compute: str | None = None
+    timeout: float | None = None  # seconds (the step's limits.timeout)
 
     @property
     def depends_on(self) -> set[str]:
@@ -171,6 +172,7 @@ class _Planner:
                     outputs=component.outputs,
                     where=node.where,
                     compute=node.compute or pipeline.settings.get("default_compute"),
+                    timeout=node.timeout,
                 )
                 step_outputs = {o: Upstream(step_id, o) for o in component.outputs}
             produced[name] = step_outputs

@@ -156,8 +156,9 @@ def run(
 ) -> AzureRun:
     """Submit the pipeline to `env`'s workspace with lineage tags; follow it to the end."""
     from mlops.backends.azure import aml
-    from mlops.services.run import new_run_id, pipeline_path, provided_inputs
+    from mlops.services.run import check_overrides, new_run_id, pipeline_path, provided_inputs
 
+    check_overrides(overrides)
     target = workspace(loaded, env)
     path = pipeline_path(loaded, pipeline)
     run_id = new_run_id()
@@ -221,12 +222,16 @@ def models(loaded: LoadedConfig, env: str, clients: AzureClients, name: str | No
 def _with_champion(versions: list[ModelVersion]) -> list[ModelVersion]:
     from dataclasses import replace
 
-    champion = next((v for v in versions if _promoted(v)), None)
-    return [replace(v, aliases=["champion"]) if v is champion else v for v in versions]
+    from mlops.gate import CHAMPION, champion
+
+    chosen = champion(versions)
+    return [replace(v, aliases=[CHAMPION]) if v is chosen else v for v in versions]
 
 
 def _promoted(version: ModelVersion) -> bool:
-    return version.tags.get("gate_decision") == PROMOTED and version.tags.get("forced") != "true"
+    from mlops.gate import is_champion_candidate
+
+    return is_champion_candidate(version.tags)
 
 
 def show(loaded: LoadedConfig, env: str, clients: AzureClients, reference: str) -> ModelVersion:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -29,10 +30,14 @@ class RunSummary:
     duration: float
     steps: dict = field(default_factory=dict)  # step id -> executor.StepResult
     outputs: dict[str, Path] = field(default_factory=dict)
+    gate: dict | None = None  # the gate's decision and what was registered, when there is one
+    timed_out: bool = False  # the run passed `--timeout`
 
     @property
     def ok(self) -> bool:
-        return all(s.status in ("completed", "reused") for s in self.steps.values())
+        return not self.timed_out and all(
+            s.status in ("completed", "reused") for s in self.steps.values()
+        )
 
     def to_dict(self) -> dict:
         return {
@@ -59,6 +64,8 @@ class RunSummary:
                 for s in self.steps.values()
             ],
             "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "gate": self.gate,
+            "timed_out": self.timed_out,
         }
 
 
@@ -109,6 +116,32 @@ def provided_inputs(
     return values
 
 
+def check_overrides(overrides: dict[str, str]) -> None:
+    """Refuse `--set` on inputs mlops owns (the gate's settings, lineage, forcing), for every
+    backend: otherwise `--set inputs.threshold=0.5` would let a weak model through the gate."""
+    from mlops.errors import Issue
+    from mlops.gate import owned_override
+
+    issues = []
+    for name in overrides:
+        owned = owned_override(name)
+        if owned is not None:
+            owner, fix = owned
+            issues.append(
+                Issue(
+                    f"--set inputs.{name}",
+                    f"this input is set by {owner}, not on the command line",
+                    hint=fix,
+                )
+            )
+    if issues:
+        raise ConfigError(
+            f"--set cannot change {len(issues)} input(s) that the gate and lineage rely on",
+            hint="nothing has run",
+            issues=issues,
+        )
+
+
 def prepare(
     loaded: LoadedConfig,
     pipeline: Path | None,
@@ -120,6 +153,7 @@ def prepare(
     """Everything that can be rejected is rejected here, before any step runs."""
     from mlops.services.pipelines import load_checked_job
 
+    check_overrides(overrides)
     path = pipeline_path(loaded, pipeline)
     job = load_checked_job(path, cache_dir=state_dir(loaded) / "cache")
     provided = provided_inputs(loaded, run_id, force_register=force_register)
@@ -137,11 +171,13 @@ def execute(
     use_cache: bool = True,
     on_event: Callable | None = None,
     on_line: Callable[[str, str], None] | None = None,
+    timeout_s: float | None = None,
 ) -> RunSummary:
-    """Run `plan` under `.mlops/runs/RUN_ID/`, tracked in MLflow."""
+    """Run `plan` under `.mlops/runs/RUN_ID/`, tracked in MLflow. An interrupted run is
+    recorded as KILLED and the interruption goes on up; a run past `timeout_s` as FAILED."""
     from mlops.backends.local.cache import StepCache
     from mlops.backends.local.executor import Executor, RunContext
-    from mlops.backends.local.tracking import PIPELINE_TAG, Tracking
+    from mlops.backends.local.tracking import PIPELINE_TAG, Tracking, owner_tags
 
     state = state_dir(loaded)
     run_dir = state / "runs" / run_id
@@ -159,6 +195,7 @@ def execute(
             "mlops.default_compute": str(plan.job.root.settings.get("default_compute", "")),
             "mlops.default_datastore": str(plan.job.root.settings.get("default_datastore", "")),
             **_git_tags(loaded.root),
+            **owner_tags(),
         },
         params={k: v.text() for k, v in plan.inputs.items() if v is not None},
     )
@@ -173,9 +210,11 @@ def execute(
         parallelism=os.cpu_count() or 1,
         on_event=on_event or (lambda event: None),
         on_line=on_line,
+        timeout=timeout_s,
     )
+    executor = Executor(plan, context)
     try:
-        results = Executor(plan, context).run()
+        results = executor.run()
     except BaseException:  # interrupted: the MLflow run must not stay RUNNING forever
         tracking.end(parent, "KILLED")
         raise
@@ -192,10 +231,40 @@ def execute(
             for name, ref in plan.outputs.items()
             if ref.output in results[ref.step].outputs
         },
+        gate=gate_outcome(results),
+        timed_out=executor.timed_out,
     )
+    if summary.gate:
+        tracking.tag(parent, {f"mlops.gate.{k}": str(v) for k, v in summary.gate.items()})
     tracking.end(parent, "FINISHED" if summary.ok else "FAILED")
     (run_dir / "run.json").write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
     return summary
+
+
+GATE_REPORT, REGISTRATION = "gate_report.json", "registration.json"
+
+
+def gate_outcome(results: dict) -> dict | None:
+    """What the gate decided and what was registered, from the files the gate and register
+    steps write (`gate_report.json`, `registration.json`); None for a pipeline without a gate.
+    The register step's word is final: it decides again if the champion moved meanwhile."""
+    found: dict[str, dict] = {}
+    for result in results.values():
+        for folder in result.outputs.values():
+            for name in (GATE_REPORT, REGISTRATION):
+                path = Path(folder) / name
+                if path.is_file():
+                    with contextlib.suppress(OSError, ValueError):
+                        found[name] = json.loads(path.read_text(encoding="utf-8"))
+    if not found:
+        return None
+    report, registration = found.get(GATE_REPORT, {}), found.get(REGISTRATION, {})
+    return {
+        "decision": registration.get("decision", report.get("decision")),
+        "reason": registration.get("reason", report.get("reason")),
+        "registered_version": registration.get("version"),
+        "forced": bool(registration.get("forced", False)),
+    }
 
 
 def _relative(path: Path, root: Path) -> str:

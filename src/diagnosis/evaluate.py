@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
+from diagnosis import champion
 from diagnosis.schema import FEATURES, TARGET
-
-CHAMPION_ALIAS = "champion"
 
 
 def classification_metrics(y_true: Any, probability: Any, cutoff: float = 0.5) -> dict[str, float]:
@@ -107,13 +106,22 @@ def _champion(model_name: str) -> tuple[Any, dict[str, str], str] | None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    client = mlflow.MlflowClient()
     try:
-        version = client.get_model_version_by_alias(model_name, CHAMPION_ALIAS)
-    except MlflowException:
+        version = champion.find(mlflow.MlflowClient(), model_name)
+    except MlflowException:  # no such model yet
         return None
-    model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION_ALIAS}")
+    if version is None:
+        return None
+    model = mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}")
     return model, dict(version.tags), str(version.version)
+
+
+def holdout_metrics(prepared: Path, model: Any) -> dict[str, float]:
+    """`model`'s metrics on the prepared holdout, the set every gate decision is made on."""
+    holdout = pd.read_csv(prepared / "holdout.csv")
+    return classification_metrics(
+        holdout[TARGET], model.predict_proba(holdout[list(FEATURES)])[:, 1]
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,9 @@
 
 Not promoted is a successful outcome: nothing is registered and the champion stays. Forcing
 (`--force-register true`, for platform engineers) registers a model the gate did not promote
-and says so in its tags; a model below the absolute threshold is never registered.
+and says so in its tags, but never makes it champion; a model below the absolute threshold is
+never registered. The decision is taken again, under the registry's lock, when another run
+registered a new champion since this run's gate: the better model ends as champion.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-CHAMPION_ALIAS = "champion"
+from diagnosis import champion
+
 LINEAGE = ("git_commit", "git_branch", "git_dirty", "build_id", "build_uri", "pipeline_run_id")
 
 
@@ -41,6 +44,53 @@ def should_register(report: dict[str, Any], force: bool) -> tuple[bool, str]:
     return False, f"not promoted: {report['reason']}; the champion stays"
 
 
+def recheck(report: dict[str, Any], current: Any | None, prepared: Path | None) -> dict[str, Any]:
+    """The gate's report as it holds now. When the champion moved since the evaluate step
+    (another run registered meanwhile), the challenger is compared again with the same rule
+    against the new champion on the same holdout."""
+    before = (report.get("champion") or {}).get("version")
+    now = None if current is None else str(current.version)
+    if before == now or not report["registerable"]:
+        return report
+    metric = report["primary_metric"]
+    challenger = report["challenger"]["metrics"][metric]
+    moved = f"at registration the champion is version {now}, not {before or 'none'}"
+    if current is None:  # the champion the gate saw is gone: compare with no champion
+        metrics = None
+    elif prepared is None:
+        return {
+            **report,
+            "decision": "not promoted",
+            "promoted": False,
+            "reason": f"{moved}, and no holdout was given to compare against it",
+        }
+    else:
+        import mlflow
+
+        from diagnosis.evaluate import holdout_metrics
+
+        model = mlflow.sklearn.load_model(f"models:/{current.name}/{current.version}")
+        metrics = holdout_metrics(prepared, model)
+    from diagnosis.evaluate import decide
+
+    decision = decide(
+        challenger,
+        None if metrics is None else metrics[metric],
+        metric=metric,
+        direction=report["direction"],
+        threshold=report["threshold"],
+        min_improvement=report["min_improvement"],
+    )
+    return {
+        **report,
+        "decision": "promoted" if decision.promoted else "not promoted",
+        "promoted": decision.promoted,
+        "registerable": decision.registerable,
+        "reason": f"{moved}: {decision.reason}",
+        "champion": None if metrics is None else {"metrics": metrics, "version": now},
+    }
+
+
 def _flag(text: str) -> bool:
     return text.strip().lower() in ("true", "1", "yes")
 
@@ -49,6 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True)
+    parser.add_argument("--prepared", type=Path, default=None, help="the gate's holdout")
     parser.add_argument("--model-name", required=True)
     parser.add_argument("--force-register", default="false")
     parser.add_argument("--out", type=Path, required=True)
@@ -58,13 +109,48 @@ def main(argv: list[str] | None = None) -> None:
 
     report = json.loads((args.report / "gate_report.json").read_text())
     force = _flag(args.force_register)
-    register, message = should_register(report, force)
-    outcome: dict[str, Any] = {"registered": False, "message": message}
-    if register:
-        outcome |= _register(args, report, force)
+    outcome = _decide_and_register(args, report, force)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "registration.json").write_text(json.dumps(outcome, indent=2))
-    print(f"register: {message}" + (f" as version {outcome['version']}" if register else ""))
+    version = f" as version {outcome['version']}" if outcome["registered"] else ""
+    print(f"register: {outcome['message']}{version}")
+
+
+def _decide_and_register(
+    args: argparse.Namespace, report: dict[str, Any], force: bool
+) -> dict[str, Any]:
+    import os
+
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    client = mlflow.MlflowClient()
+    logged = False
+    if report["registerable"] and (report["promoted"] or force):
+        # the slow part (copying the model) before the lock: it decides nothing
+        mlflow.active_run() or mlflow.start_run()
+        mlflow.log_artifacts(str(args.model), "model")
+        logged = True
+    with champion.registry_lock():
+        try:
+            current = champion.find(client, args.model_name)
+        except MlflowException:  # no such model yet
+            current = None
+        report = recheck(report, current, args.prepared)
+        register, message = should_register(report, force)
+        outcome: dict[str, Any] = {
+            "registered": False,
+            "message": message,
+            "decision": report["decision"],
+            "reason": report["reason"],
+            "forced": False,
+        }
+        if register and logged:
+            outcome |= _register(client, args, report, force, current)
+        elif register:  # the gate's decision changed under the lock: nothing was logged
+            outcome["message"] = "not registered: the decision changed while registering"
+    return outcome
 
 
 def set_champion(client: Any, name: str, version: str) -> bool:
@@ -73,7 +159,7 @@ def set_champion(client: Any, name: str, version: str) -> bool:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.set_registered_model_alias(name, CHAMPION_ALIAS, version)
+        client.set_registered_model_alias(name, champion.CHAMPION_ALIAS, version)
     except (MlflowException, NotImplementedError) as exc:
         print(
             f"register: no alias set ({type(exc).__name__}): the champion is the newest"
@@ -83,23 +169,33 @@ def set_champion(client: Any, name: str, version: str) -> bool:
     return True
 
 
-def _register(args: argparse.Namespace, report: dict[str, Any], forced: bool) -> dict[str, Any]:
-    import os
-
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+def _register(
+    client: Any,
+    args: argparse.Namespace,
+    report: dict[str, Any],
+    force: bool,
+    current: Any | None,
+) -> dict[str, Any]:
+    """Create the version with its tags, then move the alias; signals wait until both are
+    done (the version, its tags and its description are one write in MLflow)."""
     import mlflow
 
+    forced = force and not report["promoted"]
     lineage = {key: getattr(args, key) for key in LINEAGE}
     tags = version_tags(report, lineage, forced)
-    run = mlflow.active_run() or mlflow.start_run()
-    mlflow.log_artifacts(str(args.model), "model")
+    run = mlflow.active_run()
     mlflow.log_dict(report, "gate_report.json")
-    version = mlflow.register_model(f"runs:/{run.info.run_id}/model", args.model_name, tags=tags)
-    client = mlflow.MlflowClient()
-    client.update_model_version(args.model_name, version.version, description=report["reason"])
-    set_champion(client, args.model_name, version.version)
+    with champion.signals_deferred():
+        version = mlflow.register_model(
+            f"runs:/{run.info.run_id}/model", args.model_name, tags=tags
+        )
+        client.update_model_version(args.model_name, version.version, description=report["reason"])
+        if not forced:
+            set_champion(client, args.model_name, version.version)
+        elif current is not None:  # keep the alias on the champion the rule names
+            set_champion(client, args.model_name, str(current.version))
     mlflow.set_tags({"registered_version": version.version, "forced": str(forced).lower()})
-    return {"registered": True, "version": version.version, "tags": tags}
+    return {"registered": True, "version": version.version, "tags": tags, "forced": forced}
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 Each step runs its rendered command with bash in its component's code folder, in the current
 Python environment, with its own MLflow child run; its outputs are folders created before it
 starts, its log is `std_log.txt` beside them. Unchanged steps are reused instead of run.
+A stopped step gets SIGTERM, then SIGKILL after a grace period; `limits.timeout` and the run's
+deadline stop steps the same way.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class RunContext:
     parallelism: int = 2
     on_event: Callable[[Event], None] = lambda event: None
     on_line: Callable[[str, str], None] | None = None  # (step, line) when streaming logs
+    timeout: float | None = None  # seconds for the whole run (`mlops run --timeout`)
+    grace: float = 10.0  # seconds between SIGTERM and SIGKILL when a step is stopped
 
 
 class Executor:
@@ -80,24 +84,55 @@ class Executor:
         self._processes: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._stopping = False
+        self._stop_reason = "an earlier step failed"
+        self._timed_out: set[str] = set()  # steps stopped by their limits.timeout
+        self.timed_out = False  # the whole run passed its deadline
         self._hashes: dict[tuple[str, Path], str] = {}
 
     def run(self) -> dict[str, StepResult]:
         """Run every step; return each step's result in plan order."""
         pending = dict(self.plan.steps)
         running: dict[Future[StepResult], str] = {}
-        with ThreadPoolExecutor(max_workers=max(1, self.ctx.parallelism)) as pool:
-            try:
-                self._schedule(pool, pending, running)
-            except BaseException:
-                # Ctrl-C lands wherever the main thread is. Steps run in their own sessions,
-                # so it does not reach them: stop them here, or they would outlive the run
-                # (and the pool would wait for them on the way out)
-                self._stop()
-                raise
+        deadline = None
+        if self.ctx.timeout is not None:
+            deadline = threading.Timer(self.ctx.timeout, self._deadline_passed)
+            deadline.daemon = True
+            deadline.start()
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, self.ctx.parallelism)) as pool:
+                try:
+                    self._schedule(pool, pending, running)
+                except BaseException:
+                    # Ctrl-C or SIGTERM lands wherever the main thread is. Steps run in their
+                    # own sessions, so it does not reach them: stop them here (SIGKILL after
+                    # the grace period), or they would outlive the run and the pool would
+                    # wait for them on the way out
+                    self._shutdown()
+                    raise
+        finally:
+            if deadline is not None:
+                deadline.cancel()
         for step_id in pending:  # blocked behind a cycle or a stop
-            self._finish(StepResult(step_id, CANCELED, reason="an earlier step failed"))
+            self._finish(StepResult(step_id, CANCELED, reason=self._stop_reason))
         return {s: self.results[s] for s in self.plan.steps}
+
+    def _deadline_passed(self) -> None:
+        self.timed_out = True
+        self._stop(f"the run passed its timeout of {self.ctx.timeout:g}s")
+
+    def _shutdown(self) -> None:
+        """Stop every running step now and wait for them, at most the grace period; then
+        SIGKILL what is left (also when a second signal cuts the wait short)."""
+        self._stop("the run was interrupted")
+        with self._lock:
+            processes = list(self._processes.values())
+        end = time.monotonic() + self.ctx.grace
+        try:  # the step threads reap their processes once their output closed
+            while time.monotonic() < end and any(p.returncode is None for p in processes):
+                time.sleep(0.05)
+        finally:
+            for process in processes:
+                _kill(process)
 
     def _schedule(
         self,
@@ -114,7 +149,7 @@ class Executor:
                 failed = [d for d in step.depends_on if self.results[d].status not in SUCCEEDED]
                 if self._stopping or failed:
                     reason = (
-                        "an earlier step failed"
+                        self._stop_reason
                         if self._stopping
                         else f"needs {', '.join(sorted(failed))}, which did not succeed"
                     )
@@ -137,12 +172,14 @@ class Executor:
         self.results[result.id] = result
         self.ctx.on_event(Event(result.id, result.status, result))
 
-    def _stop(self) -> None:
+    def _stop(self, reason: str = "an earlier step failed") -> None:
         """Cancel what is still running, as Azure ML does without continue_on_step_failure."""
         with self._lock:
+            if not self._stopping:
+                self._stop_reason = reason
             self._stopping = True
             for process in self._processes.values():
-                _terminate(process)
+                _terminate(process, self.ctx.grace)
 
     def _run_step(self, step: PlannedStep) -> StepResult:
         started = time.perf_counter()
@@ -199,10 +236,12 @@ class Executor:
         )
         log = step_dir / "std_log.txt"
         cwd = component.code if component.code else step_dir
-        exit_code = self._spawn(step.id, command, cwd, self._environment(step, mlflow_run), log)
+        env = self._environment(step, mlflow_run)
+        exit_code = self._spawn(step.id, command, cwd, env, log, step.timeout)
         status = COMPLETED if exit_code == 0 else FAILED
-        if status == FAILED and self._stopping and exit_code < 0:
-            status = CANCELED  # stopped by us because another step failed
+        timed_out = step.id in self._timed_out
+        if status == FAILED and self._stopping and exit_code < 0 and not timed_out:
+            status = CANCELED  # stopped by us: another step failed, or the run was stopped
         mlflow_status = {COMPLETED: "FINISHED", FAILED: "FAILED", CANCELED: "KILLED"}[status]
         self.ctx.tracking.end(mlflow_run, mlflow_status)
         if status == COMPLETED and cacheable:
@@ -221,14 +260,26 @@ class Executor:
             log=log,
             exit_code=exit_code,
             mlflow_run_id=mlflow_run,
-            reason={
-                COMPLETED: None,
-                FAILED: f"exit code {exit_code}",
-                CANCELED: "stopped: another step failed",
-            }[status],
+            reason=(
+                f"timed out: stopped after its limits.timeout of {step.timeout:g}s"
+                if timed_out
+                else {
+                    COMPLETED: None,
+                    FAILED: f"exit code {exit_code}",
+                    CANCELED: f"stopped: {self._stop_reason}",
+                }[status]
+            ),
         )
 
-    def _spawn(self, step: str, command: str, cwd: Path, env: dict[str, str], log: Path) -> int:
+    def _spawn(
+        self,
+        step: str,
+        command: str,
+        cwd: Path,
+        env: dict[str, str],
+        log: Path,
+        timeout: float | None = None,
+    ) -> int:
         with log.open("wb") as sink:
             process = subprocess.Popen(
                 ["/bin/bash", "-c", command],
@@ -241,15 +292,29 @@ class Executor:
             )
             with self._lock:
                 if self._stopping:
-                    _terminate(process)
+                    _terminate(process, self.ctx.grace)
                 self._processes[step] = process
+            timer = None
+            if timeout is not None:
+                timer = threading.Timer(timeout, self._step_timed_out, (step, process))
+                timer.daemon = True
+                timer.start()
             assert process.stdout is not None
-            with process.stdout:
-                for line in iter(process.stdout.readline, b""):
-                    sink.write(line)
-                    if self.ctx.on_line is not None:
-                        self.ctx.on_line(step, line.decode(errors="replace").rstrip("\n"))
-            return process.wait()
+            try:
+                with process.stdout:
+                    for line in iter(process.stdout.readline, b""):
+                        sink.write(line)
+                        if self.ctx.on_line is not None:
+                            self.ctx.on_line(step, line.decode(errors="replace").rstrip("\n"))
+                return process.wait()
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    def _step_timed_out(self, step: str, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._timed_out.add(step)
+        _terminate(process, self.ctx.grace)
 
     def _environment(self, step: PlannedStep, mlflow_run: str) -> dict[str, str]:
         python_bin = str(Path(sys.executable).parent)
@@ -262,6 +327,8 @@ class Executor:
             "MLFLOW_EXPERIMENT_ID": self.ctx.experiment_id,
             "MLFLOW_RUN_ID": mlflow_run,
             "AZUREML_RUN_ID": f"{self.ctx.run_id}/{step.id}",
+            # one writer at a time in the local registry (the register step takes it)
+            "MLOPS_REGISTRY_LOCK": str(self.ctx.tracking.registry_lock),
         }
 
     def _input_text(self, value: object) -> str | None:
@@ -311,8 +378,21 @@ class Executor:
         return cached
 
 
-def _terminate(process: subprocess.Popen[bytes]) -> None:
-    """Stop a step and everything it started (it runs in its own process group)."""
-    if process.poll() is None:
+def _terminate(process: subprocess.Popen[bytes], grace: float) -> None:
+    """Stop a step and everything it started (it runs in its own process group): SIGTERM now,
+    SIGKILL after `grace` seconds if it is still there (a step may ignore SIGTERM). No poll():
+    the step's own thread reaps it, after its output closed."""
+    if process.returncode is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
+        killer = threading.Timer(grace, _kill, (process,))
+        killer.daemon = True
+        killer.start()
+
+
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a step's process group. Its id cannot have been reused while the step's own
+    process is unreaped (we reap it only after its output closed)."""
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)

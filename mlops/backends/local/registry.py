@@ -6,7 +6,6 @@ MLflow types stay here; callers get `ModelVersion` records.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,28 +28,48 @@ class ModelVersion:
 class Registry:
     def __init__(self, state_dir: Path) -> None:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-        from mlflow import MlflowClient
+        from mlops.backends.local.tracking import open_client
 
-        for name in ("mlflow", "alembic"):
-            logging.getLogger(name).setLevel(logging.WARNING)
         self._uri = f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
-        self._client = MlflowClient(tracking_uri=self._uri, registry_uri=self._uri)
+        self._client = open_client(state_dir)
 
     def names(self) -> list[str]:
         return sorted(m.name for m in self._client.search_registered_models())
 
     def versions(self, name: str) -> list[ModelVersion]:
-        """Every version of `name`, newest first ([] when the model is unknown)."""
+        """Every version of `name`, newest first ([] when the model is unknown). `champion`
+        is where the rule both backends share puts it (`mlops.gate.champion`), which the
+        alias follows unless a registration was killed between its two writes."""
+        from dataclasses import replace
+
+        from mlops.gate import CHAMPION, champion
+
         aliases = self._aliases(name)
         found = self._client.search_model_versions(f"name = '{_quoted(name)}'")
-        return sorted(
-            (_version(v, aliases) for v in found), key=lambda v: int(v.version), reverse=True
-        )
+        versions = [_version(v, aliases) for v in found]
+        chosen = champion(versions)
+        versions = [
+            replace(
+                v,
+                aliases=sorted(
+                    {a for a in v.aliases if a != CHAMPION} | ({CHAMPION} if v is chosen else set())
+                ),
+            )
+            for v in versions
+        ]
+        return sorted(versions, key=lambda v: int(v.version), reverse=True)
 
     def get(self, name: str, version: str | None = None, alias: str | None = None):
         """One version by number or alias, with its gate report; None when there is none."""
         from mlflow.exceptions import MlflowException
 
+        from mlops.gate import CHAMPION
+
+        if alias == CHAMPION:
+            version = next((v.version for v in self.versions(name) if CHAMPION in v.aliases), None)
+            if version is None:
+                return None
+            alias = None
         try:
             if alias is not None:
                 found = self._client.get_model_version_by_alias(name, alias)
@@ -58,7 +77,9 @@ class Registry:
                 found = self._client.get_model_version(name, str(version))
         except MlflowException:
             return None
-        record = _version(found, self._aliases(name))
+        record = next((v for v in self.versions(name) if v.version == str(found.version)), None)
+        if record is None:
+            return None
         return ModelVersion(**{**record.__dict__, "gate_report": self._report(record.run_id)})
 
     def download(self, name: str, version: str, destination: Path) -> Path:

@@ -14,6 +14,55 @@ from typing import Any
 PIPELINE_TAG = "mlops.run_id"
 STEP_TAG = "mlops.step"
 REUSED_TAG = "mlops.reused_from"
+# who runs a pipeline run: a RUNNING run whose process is gone was killed or crashed
+OWNER_TAGS = ("mlops.host", "mlops.pid", "mlops.pid_started")
+STORE_LOCK = "store.lock"
+REGISTRY_LOCK = "registry.lock"
+
+
+def open_client(state_dir: Path) -> Any:
+    """An MlflowClient on `state_dir/mlflow.db`, its tables created or migrated by one process
+    at a time: three first `mlops run`s at once would otherwise race on the migration and
+    leave a store every later command fails on."""
+    from filelock import FileLock
+    from mlflow.tracking import MlflowClient
+
+    for name in ("mlflow", "alembic"):  # after import: mlflow configures its loggers then
+        logging.getLogger(name).setLevel(logging.WARNING)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
+    with FileLock(state_dir / STORE_LOCK, timeout=300):
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)  # the tracking store: tables, migrations
+        client.search_registered_models(max_results=1)  # the registry store on the same file
+    return client
+
+
+def owner_tags() -> dict[str, str]:
+    """This process, as the owner of a run: host, pid and the pid's start time (pids recur)."""
+    import socket
+
+    import psutil
+
+    me = psutil.Process()
+    return dict(
+        zip(OWNER_TAGS, (socket.gethostname(), str(me.pid), repr(me.create_time())), strict=True)
+    )
+
+
+def _owner_gone(tags: dict[str, str]) -> bool:
+    """True when the run's owner is known, on this host, and no longer the same process."""
+    import socket
+
+    import psutil
+
+    host, pid, started = (tags.get(k) for k in OWNER_TAGS)
+    if not (host and pid and started) or host != socket.gethostname():
+        return False  # another machine's run (a shared folder): not ours to judge
+    try:
+        return repr(psutil.Process(int(pid)).create_time()) != started
+    except (psutil.NoSuchProcess, ValueError):
+        return True
 
 
 @dataclass(frozen=True)
@@ -39,16 +88,11 @@ class Tracking:
     """Thread-safe access to the local MLflow tracking store."""
 
     def __init__(self, state_dir: Path) -> None:
-        from mlflow.tracking import MlflowClient
-
-        for name in ("mlflow", "alembic"):  # after import: mlflow configures its loggers then
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-        state_dir.mkdir(parents=True, exist_ok=True)
+        self._client = open_client(state_dir)
         self.state_dir = state_dir.resolve()
         self.uri = f"sqlite:///{self.state_dir / 'mlflow.db'}"
         self.artifacts = (self.state_dir / "artifacts").as_uri()
-        self._client = MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
+        self.registry_lock = self.state_dir / REGISTRY_LOCK
         self._lock = threading.Lock()
 
     def experiment(self, name: str) -> str:
@@ -85,6 +129,11 @@ class Tracking:
         with self._lock:
             self._client.set_terminated(mlflow_run_id, status=status)
 
+    def tag(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
+        with self._lock:
+            for key, value in tags.items():
+                self._client.set_tag(mlflow_run_id, key, value)
+
     def copy_metrics(self, source: str, target: str) -> None:
         """Give a reused step's run the metrics of the run it reuses, as Azure ML shows them."""
         with self._lock:
@@ -102,7 +151,25 @@ class Tracking:
                 order_by=["attributes.start_time DESC"],
                 max_results=limit,
             )
-        return [_tracked(r) for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+        return [_tracked(self._settle(r)) for r in parents]
+
+    def _settle(self, run: Any) -> Any:
+        """A RUNNING run whose `mlops run` process is gone (killed, crashed, machine restarted)
+        is marked FAILED with its unfinished steps, so nothing shows as running forever."""
+        if run.info.status != "RUNNING" or not _owner_gone(dict(run.data.tags)):
+            return run
+        with self._lock:
+            children = self._client.search_runs(
+                [run.info.experiment_id],
+                filter_string=f"tags.`mlflow.parentRunId` = '{run.info.run_id}'",
+            )
+            for child in children:
+                if child.info.status == "RUNNING":
+                    self._client.set_terminated(child.info.run_id, status="FAILED")
+            self._client.set_tag(run.info.run_id, "mlops.ended", "its process was gone")
+            self._client.set_terminated(run.info.run_id, status="FAILED")
+            return self._client.get_run(run.info.run_id)
 
     def pipeline_run(self, run_id: str) -> tuple[TrackedRun, list[TrackedRun]] | None:
         """A pipeline run (by its run id or a unique prefix of it) and its step runs."""

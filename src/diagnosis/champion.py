@@ -1,0 +1,56 @@
+"""The champion: the newest version the gate promoted that was not forced in.
+
+Azure ML's MLflow registry has no aliases, so this rule (the one `mlops` applies to both
+backends) is what makes a version champion; the local `champion` alias only follows it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+CHAMPION_ALIAS = "champion"
+PROMOTED = "promoted"
+LOCK_VARIABLE = "MLOPS_REGISTRY_LOCK"  # set by `mlops run` locally: one writer at a time
+
+
+def is_candidate(tags: dict[str, str]) -> bool:
+    return tags.get("gate_decision") == PROMOTED and tags.get("forced", "false") != "true"
+
+
+def find(client: Any, name: str) -> Any | None:
+    """The champion version of `name` (an MLflow ModelVersion), or None."""
+    quoted = name.replace("'", "''")
+    versions = client.search_model_versions(f"name = '{quoted}'")
+    candidates = [v for v in versions if is_candidate(dict(v.tags or {}))]
+    return max(candidates, key=lambda v: int(v.version), default=None)
+
+
+@contextlib.contextmanager
+def registry_lock() -> Iterator[None]:
+    """Hold the local registry's lock while deciding and registering, so two runs at once
+    compare against the champion as it is when they register, not as it was when they began.
+    Azure ML runs have no shared file: there the variable is unset and nothing is locked."""
+    path = os.environ.get(LOCK_VARIABLE)
+    if not path:
+        yield
+        return
+    from filelock import FileLock
+
+    with FileLock(path, timeout=600):
+        yield
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block is done: a version is never left registered
+    without the alias its tags call for. The signal is delivered on the way out."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
