@@ -91,6 +91,7 @@ def run(
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     overrides = _overrides(set_ or [])
+    service.check_overrides(overrides)  # before anything else, for every backend
     if env != "local":
         wait_minutes = 240 if timeout is None else timeout
         _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, wait_minutes)

@@ -194,8 +194,9 @@ def _register(
             set_champion(client, args.model_name, version.version)
         elif current is not None:  # keep the alias on the champion the rule names
             set_champion(client, args.model_name, str(current.version))
-    mlflow.set_tags({"registered_version": version.version, "forced": str(forced).lower()})
-    return {"registered": True, "version": version.version, "tags": tags, "forced": forced}
+    number = str(version.version)
+    mlflow.set_tags({"registered_version": number, "forced": str(forced).lower()})
+    return {"registered": True, "version": number, "tags": tags, "forced": forced}
 
 
 if __name__ == "__main__":
