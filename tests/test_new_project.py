@@ -141,14 +141,17 @@ def assert_gate_evidence_is_in_mlflow(project: Path, summary: dict) -> None:
     assert "challenger_roc_auc" in run.data.metrics
 
 
-def test_force_register_records_that_it_was_forced(project):
+def test_force_register_records_that_it_was_forced_and_never_makes_it_champion(project):
     run_cli("run")
     forced = run_cli("run", "--force-register", "-o", "json")
     assert forced.exit_code == 0
-    version = models_show("demo")
-    assert version["version"] == "2"
+    assert forced.json()["gate"]["registered_version"] == "2"
+    assert forced.json()["gate"]["forced"] is True
+    version = models_show("demo:2")
     assert version["tags"]["forced"] == "true"
     assert version["tags"]["gate_decision"] == "not promoted"
+    assert "champion" not in version["aliases"]
+    assert models_show("demo")["version"] == "1"  # the champion stays the promoted one
 
 
 @pytest.mark.parametrize(

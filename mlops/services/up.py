@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlops.config import LoadedConfig
@@ -81,14 +79,15 @@ def up(
     )
     if not summary.run.ok:
         return summary
-    summary.gate = _gate_report(summary.run.outputs)
+    summary.gate = summary.run.gate
 
     try:
         summary.model = deploy.resolve_model(loaded, None)
     except NotFoundError as exc:
         raise NotFoundError(
             "the gate promoted no model and there is no champion to deploy",
-            hint="see the gate's reason above; `mlops run --force-register` registers anyway",
+            hint="see the gate's reason above; a forced version is never champion: deploy one"
+            " by number with `mlops deploy --env local --model NAME:VERSION`",
         ) from exc
     summary.endpoint, started = deploy.deploy_local(loaded, None, progress=progress)
     clock.lap(
@@ -104,11 +103,3 @@ def up(
         + ("" if summary.smoke.ok else ": FAILED"),
     )
     return summary
-
-
-def _gate_report(outputs: dict[str, Path]) -> dict[str, Any] | None:
-    for folder in outputs.values():
-        report = Path(folder) / "gate_report.json"
-        if report.is_file():
-            return json.loads(report.read_text())
-    return None
