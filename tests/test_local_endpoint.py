@@ -124,8 +124,8 @@ def test_a_new_version_replaces_the_old_server_only_once_healthy(project):
     first = cli_json("deploy", "--env", "local", "--model", "demo:1")
     again = cli_json("deploy", "--env", "local", "--model", "demo:1")
     assert again["already_serving"] and again["pid"] == first["pid"]
-    assert run_cli("run", "--force-register").exit_code == 0  # registers demo:2
-    second = cli_json("deploy", "--env", "local")
+    assert run_cli("run", "--force-register").exit_code == 0  # registers demo:2, not champion
+    second = cli_json("deploy", "--env", "local", "--model", "demo:2")
     assert second["version"] == "2" and second["pid"] != first["pid"]
     assert healthy(second["port"])
     deadline = time.monotonic() + 15

@@ -40,6 +40,17 @@ def deploy(
     ] = "local",
     model: ModelOption = None,
     stop: Annotated[bool, typer.Option("--stop", help="Stop the local endpoint.")] = False,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            "-p",
+            min=1,
+            max=65535,
+            help="Local: port on 127.0.0.1 (exit 1 when it is taken). Default: a free one.",
+            show_default=False,
+        ),
+    ] = None,
     dry_run: Annotated[
         bool,
         typer.Option(
@@ -54,7 +65,8 @@ def deploy(
 
     Locally, the model files are laid out as Azure ML lays them out (AZUREML_MODEL_DIR) and
     the server is the one Azure ML online endpoints run; a new version starts beside the
-    old one, which stops only once the new one is healthy.
+    old one, which stops only once the new one is healthy. Deploys of one endpoint take
+    turns; request bodies over deployment.max_request_bytes get 413.
 
     On Azure (--env test, --env prod): a managed online endpoint, or a Kubernetes one on
     the platform's AKS with deployment.target: kubernetes. The new deployment starts at 0%
@@ -78,6 +90,10 @@ def deploy(
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     if env != "local":
+        if port is not None:
+            from mlops.errors import BadInputError
+
+            raise BadInputError("--port is for --env local", hint="drop --port")
         _deploy_azure(current, loaded, env, model, dry_run)
         return
     if dry_run:
@@ -88,22 +104,39 @@ def deploy(
             hint="e.g. mlops deploy --env test --dry-run",
         )
     if stop:
-        stopped = service.stop_local(loaded)
-        if current.json:
-            _output.emit_json({"ok": True, "stopped": stopped.to_dict() if stopped else None})
-        elif stopped is None:
-            _output.stderr().print("no local endpoint was running")
-        else:
-            _output.success(f"stopped endpoint {stopped.name} ({stopped.model}:{stopped.version})")
+        _stop_local(current, loaded)
         return
     progress = (lambda m: None) if current.json else (lambda m: _output.stderr().print(f"  {m}"))
-    endpoint, started = service.deploy_local(loaded, model, progress=progress)
+    endpoint, started = service.deploy_local(loaded, model, port=port, progress=progress)
     if current.json:
         _output.emit_json({"ok": True, **endpoint.to_dict(), "already_serving": not started})
         return
     verb = "serving" if started else "already serving"
     _output.success(f"{verb} {endpoint.model}:{endpoint.version} at {endpoint.url}")
     _output.stderr().print(f"  swagger: {endpoint.swagger}\n  log: {endpoint.log}")
+
+
+def _stop_local(current, loaded) -> None:
+    from mlops.backends.local.serving import STOPPED
+    from mlops.services import deploy as service
+
+    found = service.stop_local(loaded)
+    if found is None:
+        if current.json:
+            _output.emit_json({"ok": True, "stopped": None, "status": None})
+        else:
+            _output.stderr().print("no local endpoint was running")
+        return
+    endpoint, status = found
+    if current.json:
+        _output.emit_json({"ok": True, "stopped": endpoint.to_dict(), "status": status})
+    elif status == STOPPED:
+        _output.success(f"stopped endpoint {endpoint.name} ({endpoint.model}:{endpoint.version})")
+    else:  # nothing was signalled: the recorded pid is gone, or is another process now
+        _output.stderr().print(
+            f"endpoint {endpoint.name} was {status}: pid {endpoint.pid} left alone;"
+            " its record and model folder are removed"
+        )
 
 
 def _deploy_azure(current, loaded, env: str, model: str | None, dry_run: bool) -> None:
@@ -262,7 +295,8 @@ def serve(
 ) -> None:
     """Run the local inference server in the foreground (Ctrl-C stops it).
 
-    The same server, model layout and scoring script as `mlops deploy --env local`.
+    The same server, model layout and scoring script as `mlops deploy --env local`. Exit 1
+    when the port is taken; SIGTERM, SIGINT or SIGHUP stop the server's whole process tree.
 
     [bold]Examples[/bold]
 
@@ -274,6 +308,8 @@ def serve(
     code = service.serve_foreground(
         loaded, model, port, progress=lambda m: _output.stderr().print(f"  {m}")
     )
+    if code > 128:  # stopped by a signal: 130 for Ctrl-C, as every command
+        raise typer.Exit(code)
     if code:
         raise typer.Exit(1)
 

@@ -168,13 +168,15 @@ def ui(
       mlops ui --port 5001
     """
     import os
-    import subprocess
     import sys
 
+    from mlops.backends.local import processes
+    from mlops.backends.local.tracking import open_client
     from mlops.services.run import state_dir
 
     state = state_dir(session(ctx, config=config).load())
-    state.mkdir(parents=True, exist_ok=True)
+    processes.ensure_port_free(port)
+    open_client(state)  # the store made (or migrated) under its lock, not by the UI racing a run
     uri = f"sqlite:///{state / 'mlflow.db'}"
     _output.stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl-C stops it")
     command = [
@@ -191,10 +193,10 @@ def ui(
         "--port",
         str(port),
     ]
-    try:
-        code = subprocess.call(command, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
-    except KeyboardInterrupt:
-        code = 0
+    # its own process group, stopped whole (uvicorn or gunicorn, huey) on SIGTERM/INT/HUP
+    code = processes.run_foreground(command, env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    if code > 128:  # stopped by a signal: 128 + its number (130 for Ctrl-C)
+        raise typer.Exit(code)
     if code:
         raise typer.Exit(1)
 

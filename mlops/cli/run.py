@@ -159,6 +159,14 @@ def _overrides(values: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep or not key.startswith("inputs.") or len(key) <= len("inputs."):
             raise typer.BadParameter(f"'{item}' is not inputs.NAME=VALUE", param_hint="'--set'")
+        try:
+            item.encode("utf-8")
+        except UnicodeEncodeError:  # bytes the shell passed that are not text
+            shown = item.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+            raise typer.BadParameter(
+                f"'{shown}' is not valid UTF-8 (shown with U+FFFD where it is not)",
+                param_hint="'--set'",
+            ) from None
         overrides[key.removeprefix("inputs.")] = value
     return overrides
 

@@ -101,3 +101,12 @@ class Deployment(Section):
         min_length=1,
         description="Traffic percentages the new deployment receives in turn; ends at 100.",
     )
+    # Azure ML managed online endpoints refuse request payloads over 1.5 MB with 413:
+    # https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints
+    max_request_bytes: int = Field(
+        1_500_000,
+        ge=1024,
+        le=100 * 1024 * 1024,
+        description="Largest request body the local endpoint accepts (413 above it); default"
+        " 1.5 MB, the limit of Azure ML managed online endpoints.",
+    )

@@ -69,37 +69,52 @@ def deploy_local(
     loaded: LoadedConfig,
     reference: str | None = None,
     *,
+    port: int | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> tuple[Any, bool]:
     """Serve a registered version locally; (endpoint, started) where started is False when
-    that version was already serving and healthy."""
+    that version was already serving and healthy (on the requested port, if one is given).
+
+    Deploys of one endpoint take turns, so two at once leave one healthy server."""
     from mlops.backends.local.serving import HEALTHY, ServerSpec
     from mlops.services.models import registry
 
     version = resolve_model(loaded, reference)
     name = endpoint_name(loaded)
     local = endpoints(loaded)
-    current = local.get(name)
-    same = current and (current.model, current.version) == (version.name, version.version)
-    if same and local.status(current) == HEALTHY:
-        return current, False
     code_root, script = scoring_code(loaded)
     state = state_dir(loaded)
-    endpoint = local.deploy(
-        name,
-        version.name,
-        version.version,
-        lambda model_dir, port: ServerSpec(code_root, script, model_dir, _workers(), port),
-        fetch_model=lambda model_dir: registry(state).download(
-            version.name, version.version, model_dir
-        ),
-        progress=progress,
-    )
+    max_bytes = loaded.config.deployment.max_request_bytes
+    with local.lock(name, progress=progress):
+        current = local.get(name)
+        same = current is not None and (current.model, current.version) == (
+            version.name,
+            version.version,
+        )
+        if same and port in (None, current.port) and local.status(current) == HEALTHY:
+            return current, False
+        endpoint = local.deploy(
+            name,
+            version.name,
+            version.version,
+            lambda model_dir, chosen: ServerSpec(
+                code_root, script, model_dir, _workers(), chosen, max_bytes
+            ),
+            fetch_model=lambda model_dir: registry(state).download(
+                version.name, version.version, model_dir
+            ),
+            port=port,
+            progress=progress,
+        )
     return endpoint, True
 
 
-def stop_local(loaded: LoadedConfig):
-    return endpoints(loaded).stop(endpoint_name(loaded))
+def stop_local(loaded: LoadedConfig) -> tuple[Any, str] | None:
+    """Stop the local endpoint: (endpoint, what was found) or None when none was deployed."""
+    name = endpoint_name(loaded)
+    local = endpoints(loaded)
+    with local.lock(name):
+        return local.stop(name)
 
 
 def endpoint_statuses(loaded: LoadedConfig) -> list[tuple[Any, str]]:
@@ -231,23 +246,27 @@ def serve_foreground(
     *,
     progress: Callable[[str], None] = lambda message: None,
 ) -> int:
-    """The same server as a local deployment, in the foreground; its exit code."""
-    import subprocess
+    """The same server as a local deployment, in the foreground, until it exits or this process
+    gets SIGTERM, SIGINT or SIGHUP (then the server's whole process tree is stopped).
 
+    Returns its exit code, or 128 + the signal's number when stopped by one."""
+    from filelock import FileLock
+
+    from mlops.backends.local import processes
     from mlops.backends.local.serving import ServerSpec
     from mlops.services.models import registry
 
+    processes.ensure_port_free(port)
     version = resolve_model(loaded, reference)
     code_root, script = scoring_code(loaded)
-    model_dir = state_dir(loaded) / "serve" / "azureml-models" / version.name / version.version
-    if not any(model_dir.rglob("MLmodel")):
-        registry(state_dir(loaded)).download(version.name, version.version, model_dir)
-    spec = ServerSpec(code_root, script, model_dir, _workers(), port)
+    serve = state_dir(loaded) / "serve"
+    model_dir = serve / "azureml-models" / version.name / version.version
+    serve.mkdir(parents=True, exist_ok=True)
+    with FileLock(serve / ".lock"):  # two `mlops serve` at once download it once
+        if not any(model_dir.rglob("MLmodel")):
+            registry(state_dir(loaded)).download(version.name, version.version, model_dir)
+    spec = ServerSpec(
+        code_root, script, model_dir, _workers(), port, loaded.config.deployment.max_request_bytes
+    )
     progress(f"serving {version.name}:{version.version} at http://127.0.0.1:{port}/score")
-    process = subprocess.Popen(spec.command(), cwd=code_root, env=spec.environment())
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        process.terminate()
-        process.wait()
-        return 0
+    return processes.run_foreground(spec.command(), cwd=code_root, env=spec.environment())

@@ -17,7 +17,7 @@ def build_lineage(root: Path, env: Mapping[str, str] | None = None) -> dict[str,
     Azure DevOps' predefined variables win where present (its agents check out a detached
     HEAD); outside a pipeline the build is `local`.
     """
-    env = os.environ if env is None else env
+    env = {k: _text(v) for k, v in (os.environ if env is None else env).items()}
     branch = env.get("BUILD_SOURCEBRANCH", "").removeprefix("refs/heads/")
     build_id = env.get("BUILD_BUILDID", "")
     collection, project = env.get("SYSTEM_COLLECTIONURI", ""), env.get("SYSTEM_TEAMPROJECT", "")
@@ -37,9 +37,13 @@ def build_lineage(root: Path, env: Mapping[str, str] | None = None) -> dict[str,
 
 def _git(root: Path, *args: str) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", *args], cwd=root, capture_output=True, text=True, check=True, timeout=10
-        )
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, check=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
-    return done.stdout.strip()
+    return done.stdout.decode("utf-8", "replace").strip()
+
+
+def _text(value: str) -> str:
+    """Lineage is stored as text: bytes that are not UTF-8 (a branch name, a variable) become
+    U+FFFD instead of failing the run when MLflow writes the tag."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -3,8 +3,9 @@
 Request:  {"data": [{"mean_radius": 14.1, ..., "worst_fractal_dimension": 0.08}, ...]}
 Response: {"predictions": [0 or 1, ...], "probabilities": [float in 0..1, ...]}
 (1 = malignant). The inference-schema decorators declare both, so the inference server
-publishes them as a Swagger document; a malformed request gets a 400 answer naming the row
-and field, never a 500.
+publishes them as a Swagger document; a malformed request that reaches `run()` gets a 400
+answer naming the row and field, never a 500: unknown keys at the top or in a row, missing
+fields, non-numbers, numbers beyond a float's range (1e400, 10**400).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ except ImportError:  # the same class, imported directly (tests, other hosts)
     from azureml_inference_server_http.api.aml_response import AMLResponse
 
 MAX_ROWS = 1000
+INPUT_KEYS = ("data",)  # run()'s one declared input: the only top-level key of a request
 OUTPUT_FIELDS = {"predictions": int, "probabilities": float}
 SAMPLE_INPUT = [dict.fromkeys(FEATURES, 1.0)]
 SAMPLE_OUTPUT = {"predictions": [1], "probabilities": [0.97]}
@@ -59,7 +61,18 @@ def parse_request(raw: str | bytes) -> list[list[float]]:
         raise ScoringError(f"the request is not valid JSON: {exc}") from None
     if not isinstance(body, dict) or "data" not in body:
         raise ScoringError('expected a JSON object {"data": [row, ...]}')
+    check_top_level(body)
     return parse_rows(body["data"])
+
+
+def check_top_level(body: dict) -> None:
+    """Refuse keys beside the declared inputs, rather than silently score without them."""
+    extra = sorted(set(body) - set(INPUT_KEYS))
+    if extra:
+        shown = ", ".join(_short(k) for k in extra[:5])
+        raise ScoringError(
+            f'unknown top-level key(s) {shown}: the request is {{"data": [row, ...]}}'
+        )
 
 
 def parse_rows(rows: Any) -> list[list[float]]:
@@ -84,12 +97,43 @@ def parse_rows(rows: Any) -> list[list[float]]:
         for name in FEATURES:
             value = row[name]
             if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ScoringError(f"row {index}: {name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ScoringError(f"row {index}: {name} must be finite, got {value!r}")
-            values.append(float(value))
+                raise ScoringError(f"row {index}: {name} must be a number, got {_short(value)}")
+            try:
+                number = float(value)  # an int like 10**400 does not fit: OverflowError
+            except OverflowError:
+                number = math.inf
+            if not math.isfinite(number):
+                raise ScoringError(
+                    f"row {index}: {name} must be a finite number within a float's range,"
+                    f" got {_short(value)}"
+                )
+            values.append(number)
         parsed.append(values)
     return parsed
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """A value for an error message, cut short: a hostile request can be megabytes long."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}..."
+
+
+def _request_body() -> Any:
+    """The whole JSON body of the request being scored, when run() is called by the server.
+
+    The server hands run() only the declared inputs; the rest of the body it drops, so the
+    check for unknown top-level keys reads the request itself (Flask, the server's framework,
+    here and on Azure ML). None outside a request (tests calling run() directly).
+    """
+    try:
+        from flask import has_request_context, request
+    except ImportError:
+        return None
+    if not has_request_context():
+        return None
+    return request.get_json(silent=True)
 
 
 @input_schema("data", StandardPythonParameterType(SAMPLE_INPUT), convert_to_provided_type=False)
@@ -99,6 +143,9 @@ def run(data: Any) -> dict[str, list] | AMLResponse:
     import pandas as pd
 
     try:
+        body = _request_body()
+        if isinstance(body, dict):
+            check_top_level(body)
         rows = parse_rows(data)
     except ScoringError as exc:
         return AMLResponse({"error": str(exc)}, 400, json_str=True)

@@ -103,3 +103,18 @@ def test_a_value_is_one_verbatim_argument_wherever_the_binding_sits(template, sh
 
 def test_an_absent_optional_value_leaves_nothing_as_in_azure_ml():
     assert render("run $[[--x ${{inputs.x}}]] done", {}.get) == "run  done"
+
+
+def test_a_set_value_that_is_not_utf8_is_refused_before_anything_runs(pipeline_project):
+    root = pipeline_project("chain")
+    result = run_cli("run", "pipeline.yml", "--set", "inputs.text=\udcff\udcfe bad")  # raw bytes
+    assert result.exit_code == 2
+    assert "not valid UTF-8" in result.stderr
+    assert not (root / ".mlops" / "runs").exists()
+
+
+def test_a_branch_name_that_is_not_utf8_is_recorded_with_replacement_characters(tmp_path):
+    from mlops.services.lineage import build_lineage
+
+    lineage = build_lineage(tmp_path, {"BUILD_SOURCEBRANCH": "refs/heads/x\udcff"})
+    assert lineage["git_branch"] == "x\ufffd"

@@ -2,7 +2,9 @@
 
 The server's command line always binds every interface (0.0.0.0); a local endpoint must only
 answer this machine, so this entry point sets the host its own `run()` passes to gunicorn and
-hands over every other argument unchanged:
+hands over every other argument unchanged. It also points gunicorn at the settings module
+`_front_end` (threaded workers, bounded request bodies: what Azure's front end does), through
+gunicorn's own GUNICORN_CMD_ARGS, which the server's fixed command line leaves open:
 
     python -m mlops.backends.local._inference_server [--detach LOG] AZMLINFSRV_ARGS...
 
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 import sys
 
+FRONT_END = "mlops.backends.local._front_end"
+
 
 def main() -> None:
     args = sys.argv[1:]
@@ -25,6 +29,9 @@ def main() -> None:
     from azureml_inference_server_http import amlserver
 
     amlserver.DEFAULT_HOST = os.environ.get("MLOPS_SERVER_HOST", "127.0.0.1")
+    # settings given in GUNICORN_CMD_ARGS by the caller come after ours, and so win
+    extra = os.environ.get("GUNICORN_CMD_ARGS", "")
+    os.environ["GUNICORN_CMD_ARGS"] = f"--config python:{FRONT_END} {extra}".strip()
     amlserver.run()
 
 

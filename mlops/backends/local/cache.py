@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +35,6 @@ class StepCache:
     def put(self, key: str, record: CachedStep) -> None:
         """Write atomically, so a crash never leaves a half-written record."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{key}.{os.getpid()}.tmp"
+        tmp = self.folder / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
         tmp.replace(self.folder / f"{key}.json")

@@ -1,9 +1,11 @@
 """Local online endpoints: azureml-inference-server-http processes, with state in `.mlops/`.
 
-A deployment lays out the model as Azure ML does (`AZUREML_MODEL_DIR/NAME/VERSION/model`),
-starts the server in the background on 127.0.0.1 and records pid, port, model and log in
-`.mlops/endpoints/NAME.json`. A new version starts beside the old one, which is stopped only
-once the new one is healthy.
+A deployment lays out the model as Azure ML does (`AZUREML_MODEL_DIR/NAME/VERSION/model`)
+in a folder of its own, starts the server in the background on 127.0.0.1 and records pid,
+the pid's start time, port, model and log in `.mlops/endpoints/NAME.json`. Deploys of one
+endpoint take turns (a file lock beside that file); a new version starts beside the old one,
+which is stopped, and its folder removed, only once the new one is healthy. A recorded pid
+is signalled only while it is still the server that was started (pids get reused).
 """
 
 from __future__ import annotations
@@ -12,21 +14,27 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mlops.backends.local import processes
 from mlops.errors import BackendError
 
 HEALTHY, UNHEALTHY, CRASHED = "healthy", "unhealthy", "crashed"
+STOPPED, NOT_RUNNING, PID_REUSED = "stopped", "not running", "not running (pid reused)"
+SERVER_MODULE = "mlops.backends.local._inference_server"
+# Azure ML managed online endpoints refuse request payloads over 1.5 MB (413), see
+# https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints
+# ("HTTP status codes"); the local endpoint defaults to the same limit.
+DEFAULT_MAX_REQUEST_BYTES = 1_500_000
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Endpoint:
     log: str
     folder: str
     started: str
+    created: float | None = None  # the pid's start time: tells our server from a reused pid
 
     @property
     def url(self) -> str:
@@ -61,13 +70,14 @@ class ServerSpec:
     model_dir: Path
     workers: int
     port: int
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
 
     def command(self, detach: Path | None = None) -> list[str]:
         """The server's command line; with `detach`, it daemonizes and logs there."""
         return [
             sys.executable,
             "-m",
-            "mlops.backends.local._inference_server",
+            SERVER_MODULE,
             *(["--detach", str(detach)] if detach else []),
             "--entry_script",
             str(self.entry_script),
@@ -86,6 +96,7 @@ class ServerSpec:
             "AZUREML_MODEL_DIR": str(self.model_dir),
             "PYTHONUNBUFFERED": "1",
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+            "MLOPS_MAX_REQUEST_BYTES": str(self.max_request_bytes),  # read by _front_end
         }
 
 
@@ -94,6 +105,7 @@ class LocalEndpoints:
         self.folder = state_dir / "endpoints"
 
     def get(self, name: str) -> Endpoint | None:
+        """The recorded endpoint `name`; None when there is none (or its record is unreadable)."""
         try:
             return Endpoint(**json.loads((self.folder / f"{name}.json").read_text()))
         except (OSError, ValueError, TypeError):
@@ -105,9 +117,40 @@ class LocalEndpoints:
 
     def status(self, endpoint: Endpoint) -> str:
         """healthy, unhealthy (running, not answering) or crashed (its process is gone)."""
-        if not _group_alive(endpoint.pid):
+        if not _ours(endpoint):
             return CRASHED
         return HEALTHY if _answers(endpoint.port) else UNHEALTHY
+
+    @contextlib.contextmanager
+    def lock(
+        self,
+        name: str,
+        timeout: float = 600.0,
+        progress: Callable[[str], None] = lambda message: None,
+    ) -> Iterator[None]:
+        """Hold endpoint `name` for one deploy or stop at a time, across processes.
+
+        The lock is the operating system's (flock), so a deploy that is killed releases it.
+        """
+        from filelock import FileLock, Timeout
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.folder / f"{name}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            progress(f"waiting for another deploy or stop of endpoint {name} to finish")
+            try:
+                lock.acquire(timeout=timeout)
+            except Timeout:
+                raise BackendError(
+                    f"endpoint {name} stayed locked by another deploy for {timeout:.0f} s",
+                    hint=f"see {self.folder / name} and `mlops endpoints list`; try again",
+                ) from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     def deploy(
         self,
@@ -117,71 +160,87 @@ class LocalEndpoints:
         spec: Callable[[Path, int], ServerSpec],
         *,
         fetch_model: Callable[[Path], Path],
+        port: int | None = None,
         timeout: float = 120.0,
         progress: Callable[[str], None] = lambda message: None,
     ) -> Endpoint:
-        """Start `model:version` as endpoint `name`; replace the old server once healthy."""
-        folder = self.folder / name / f"{model}-{version}-{int(time.time())}"
-        progress(f"laying out {model}:{version} as Azure ML does")
-        model_dir = folder / "azureml-models" / model / version
-        fetch_model(model_dir)
-        server = spec(model_dir, _free_port())
-        log = folder / "server.log"
-        progress(f"starting the inference server on 127.0.0.1:{server.port}")
-        launched = subprocess.run(
-            server.command(detach=log),
-            cwd=server.code_root,
-            env=server.environment(),
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if launched.returncode != 0 or not launched.stdout.strip().isdigit():
-            raise BackendError(f"the inference server did not start: {launched.stderr.strip()}")
-        pid = int(launched.stdout.strip())
-        endpoint = Endpoint(
-            name=name,
-            model=model,
-            version=version,
-            pid=pid,
-            port=server.port,
-            log=str(log),
-            folder=str(folder),
-            started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        )
-        progress("waiting for it to be healthy")
-        self._wait_healthy(endpoint, timeout)
-        previous = self.get(name)
-        self._save(endpoint)
-        if previous is not None and previous.pid != endpoint.pid:
+        """Start `model:version` as endpoint `name`; replace the old server once healthy.
+
+        Call it holding `lock(name)`. Each deployment gets a folder of its own, so no other
+        deploy ever removes the model a live server reads. On any failure or interruption
+        the new server and its folder are removed and the previous endpoint keeps serving.
+        """
+        if port is not None:
+            processes.ensure_port_free(port)
+        folder = self.folder / name / f"{model}-{version}-{uuid.uuid4().hex[:12]}"
+        pid: int | None = None
+        try:
+            progress(f"laying out {model}:{version} as Azure ML does")
+            model_dir = folder / "azureml-models" / model / version
+            fetch_model(model_dir)
+            server = spec(model_dir, port if port is not None else processes.free_port())
+            log = folder / "server.log"
+            progress(f"starting the inference server on 127.0.0.1:{server.port}")
+            pid = _launch(server, log)
+            endpoint = Endpoint(
+                name=name,
+                model=model,
+                version=version,
+                pid=pid,
+                port=server.port,
+                log=str(log),
+                folder=str(folder),
+                started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+                created=processes.started_at(pid),
+            )
+            progress("waiting for it to be healthy")
+            self._wait_healthy(endpoint, timeout)
+            previous = self.get(name)
+            self._save(endpoint)
+        except BaseException:
+            if pid is not None:
+                processes.stop_group(pid)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        if previous is not None and previous.folder != endpoint.folder:
             progress(f"stopping the previous server ({previous.model}:{previous.version})")
-            _stop(previous.pid)
+            if _ours(previous):
+                processes.stop_group(previous.pid)
             shutil.rmtree(previous.folder, ignore_errors=True)  # its copy of the model
         return endpoint
 
-    def stop(self, name: str) -> Endpoint | None:
-        """Stop the server of endpoint `name` and forget it; None when there was none."""
+    def stop(self, name: str) -> tuple[Endpoint, str] | None:
+        """Stop the server of endpoint `name` and forget it; None when there was none.
+
+        With the endpoint, says what was found: stopped, not running, or not running (pid
+        reused) when the recorded pid now belongs to another process, which is left alone.
+        """
         endpoint = self.get(name)
         if endpoint is None:
             return None
-        _stop(endpoint.pid)
+        if _ours(endpoint):
+            processes.stop_group(endpoint.pid)
+            outcome = STOPPED
+        elif processes.started_at(endpoint.pid) is not None:
+            outcome = PID_REUSED
+        else:
+            outcome = NOT_RUNNING
         (self.folder / f"{name}.json").unlink(missing_ok=True)
         shutil.rmtree(endpoint.folder, ignore_errors=True)
-        return endpoint
+        return endpoint, outcome
 
     def _save(self, endpoint: Endpoint) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{endpoint.name}.tmp"
+        tmp = self.folder / f".{endpoint.name}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(asdict(endpoint), indent=2))
         tmp.replace(self.folder / f"{endpoint.name}.json")
 
     def _wait_healthy(self, endpoint: Endpoint, timeout: float) -> None:
-        """Wait for the health probe; on failure stop the server and show its log's end."""
+        """Wait until the server answers its health probe on its own port; raise otherwise."""
         deadline = time.monotonic() + timeout
-        while not _answers(endpoint.port):
-            exited = not _group_alive(endpoint.pid)
+        while not (_answers(endpoint.port) and processes.listens_on(endpoint.pid, endpoint.port)):
+            exited = not processes.group_alive(endpoint.pid)
             if exited or time.monotonic() > deadline:
-                _stop(endpoint.pid)
                 why = "exited" if exited else f"did not answer in {timeout:.0f} s"
                 raise BackendError(
                     f"the inference server for {endpoint.model}:{endpoint.version} {why};"
@@ -192,10 +251,24 @@ class LocalEndpoints:
             time.sleep(0.2)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def _launch(server: ServerSpec, log: Path) -> int:
+    """Start the server as a daemon logging to `log`; its pid (its own process group's id)."""
+    launched = subprocess.run(
+        server.command(detach=log),
+        cwd=server.code_root,
+        env=server.environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if launched.returncode != 0 or not launched.stdout.strip().isdigit():
+        raise BackendError(f"the inference server did not start: {launched.stderr.strip()}")
+    return int(launched.stdout.strip())
+
+
+def _ours(endpoint: Endpoint) -> bool:
+    """Whether the endpoint's recorded pid is still the server it started."""
+    return processes.is_same_process(endpoint.pid, endpoint.created, SERVER_MODULE)
 
 
 def _answers(port: int) -> bool:
@@ -204,39 +277,6 @@ def _answers(port: int) -> bool:
             return response.status == 200
     except (OSError, urllib.error.URLError):
         return False
-
-
-def _stop(pid: int, grace: float = 10.0) -> None:
-    """SIGTERM the server's process group (gunicorn and its workers), SIGKILL if it lingers."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while _group_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _group_alive(pid):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
-        deadline = time.monotonic() + grace
-        while _group_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-
-
-def _group_alive(pgid: int) -> bool:
-    """Any process of the group still running; zombies (exited, not yet reaped) do not count."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
 
 
 def _tail(path: Path, lines: int = 20) -> str:

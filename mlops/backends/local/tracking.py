@@ -54,15 +54,15 @@ def _owner_gone(tags: dict[str, str]) -> bool:
     """True when the run's owner is known, on this host, and no longer the same process."""
     import socket
 
-    import psutil
+    from mlops.backends.local.processes import is_same_process
 
     host, pid, started = (tags.get(k) for k in OWNER_TAGS)
     if not (host and pid and started) or host != socket.gethostname():
         return False  # another machine's run (a shared folder): not ours to judge
     try:
-        return repr(psutil.Process(int(pid)).create_time()) != started
-    except (psutil.NoSuchProcess, ValueError):
-        return True
+        return not is_same_process(int(pid), float(started))
+    except ValueError:  # tags written by hand
+        return False
 
 
 @dataclass(frozen=True)

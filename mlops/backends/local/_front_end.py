@@ -1,0 +1,161 @@
+"""Gunicorn settings for the local endpoint: what Azure's front end does before the server.
+
+On Azure ML, requests reach azureml-inference-server-http through Azure's own front end,
+which refuses bodies over its size limit and does not let a client that never finishes its
+body hold a worker. Locally nothing stands in front of the server, so this gunicorn
+configuration module (loaded with `--config python:mlops.backends.local._front_end`, the
+server and its app unchanged) does the same:
+
+- threaded workers (`gthread`), so a few slow clients cannot take every worker;
+- every request body is read in full before the app sees it, within MLOPS_BODY_TIMEOUT
+  seconds (408 otherwise) and MLOPS_MAX_REQUEST_BYTES bytes (413 otherwise); broken
+  chunked framing is 400;
+- a JSON body that the server's own parser would crash on (answering 500) is 400 instead:
+  not UTF-8, nested deeper than the interpreter recurses, an integer with more digits than
+  Python converts. Any other body reaches the server untouched, so its answers stay its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+# gunicorn settings, read by gunicorn from this module
+worker_class = "gthread"
+threads = int(os.environ.get("MLOPS_SERVER_THREADS", "16"))
+graceful_timeout = 10
+
+DEFAULT_BODY_TIMEOUT = 10.0
+_CHUNK = 64 * 1024
+
+
+def post_worker_init(worker: Any) -> None:
+    """gunicorn hook: put the front end around the app the worker has just loaded."""
+    worker.wsgi = FrontEnd(
+        worker.wsgi,
+        max_bytes=int(os.environ.get("MLOPS_MAX_REQUEST_BYTES", "1500000")),
+        body_timeout=float(os.environ.get("MLOPS_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)),
+    )
+
+
+class _Refused(Exception):
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class FrontEnd:
+    """WSGI middleware: a complete, bounded, parseable body or a 4xx answer."""
+
+    def __init__(self, app: Callable, *, max_bytes: int, body_timeout: float) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.body_timeout = body_timeout
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD") not in ("POST", "PUT", "PATCH"):
+            return self.app(environ, start_response)
+        try:
+            body = self._read_body(environ)
+            if "json" in environ.get("CONTENT_TYPE", "").lower():
+                _check_json(body)
+        except _Refused as refused:
+            body_bytes = json.dumps({"message": refused.message}).encode()
+            start_response(
+                refused.status,
+                [
+                    ("Content-Type", "application/json"),
+                    ("Content-Length", str(len(body_bytes))),
+                    ("Connection", "close"),  # whatever of the body is unread stays unread
+                ],
+            )
+            return [body_bytes]
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        return self.app(environ, start_response)
+
+    def _read_body(self, environ: dict[str, Any]) -> bytes:
+        declared = environ.get("CONTENT_LENGTH") or ""
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            self._drain(environ, int(declared))
+            raise _Refused("413 Payload Too Large", self._too_large())
+        sock: socket.socket | None = environ.get("gunicorn.socket")
+        previous = sock.gettimeout() if sock is not None else None
+        deadline = time.monotonic() + self.body_timeout
+        stream = environ["wsgi.input"]
+        parts, size = [], 0
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                if sock is not None:
+                    sock.settimeout(left)
+                part = stream.read(_CHUNK)
+                if not part:
+                    break
+                size += len(part)
+                if size > self.max_bytes:
+                    raise _Refused("413 Payload Too Large", self._too_large())
+                parts.append(part)
+        except TimeoutError:
+            raise _Refused(
+                "408 Request Timeout",
+                f"the request body did not arrive within {self.body_timeout:g} s",
+            ) from None
+        except _Refused:
+            raise
+        except Exception as exc:  # gunicorn's parse errors: bad chunk sizes, short bodies...
+            raise _Refused(
+                "400 Bad Request", f"the request body is malformed: {type(exc).__name__}"
+            ) from None
+        finally:
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.settimeout(previous)
+        return b"".join(parts)
+
+    def _drain(self, environ: dict[str, Any], declared: int) -> None:
+        """Read what fits in a short while, so the client reads our 413 rather than a reset."""
+        if declared > 8 * self.max_bytes:
+            return
+        sock: socket.socket | None = environ.get("gunicorn.socket")
+        deadline = time.monotonic() + min(self.body_timeout, 2.0)
+        try:
+            while time.monotonic() < deadline:
+                if sock is not None:
+                    sock.settimeout(max(deadline - time.monotonic(), 0.01))
+                if not environ["wsgi.input"].read(_CHUNK):
+                    return
+        except Exception:
+            return
+
+    def _too_large(self) -> str:
+        return (
+            f"the request body is over {self.max_bytes} bytes"
+            " (deployment.max_request_bytes in mlops.yaml)"
+        )
+
+
+def _check_json(body: bytes) -> None:
+    """400 for the bodies the server's parser would raise something other than a JSON error on."""
+    try:
+        json.loads(body)
+    except UnicodeDecodeError as exc:
+        raise _Refused(
+            "400 Bad Request", f"the request body is not valid UTF-8 (byte {exc.start})"
+        ) from None
+    except RecursionError:
+        raise _Refused("400 Bad Request", "the request body's JSON is nested too deeply") from None
+    except json.JSONDecodeError:
+        return  # the server answers that one itself, with a 400
+    except ValueError as exc:  # e.g. an integer over sys.get_int_max_str_digits() digits
+        raise _Refused("400 Bad Request", f"the request body's JSON is not usable: {exc}") from None
