@@ -33,15 +33,21 @@ def find(client: Any, name: str) -> Any | None:
 def registry_lock() -> Iterator[None]:
     """Hold the local registry's lock while deciding and registering, so two runs at once
     compare against the champion as it is when they register, not as it was when they began.
-    Azure ML runs have no shared file: there the variable is unset and nothing is locked."""
+    Azure ML runs have no shared file: there the variable is unset and nothing is locked.
+    (`flock`, from the standard library: the step's environment needs no extra package; mlops
+    takes the same kind of lock, through `filelock`, on the same file.)"""
     path = os.environ.get(LOCK_VARIABLE)
     if not path:
         yield
         return
-    from filelock import FileLock
+    import fcntl
 
-    with FileLock(path, timeout=600):
-        yield
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or the process dies
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @contextlib.contextmanager

@@ -213,3 +213,22 @@ def test_signals_wait_until_the_version_and_its_alias_are_written():
         assert received == ["TERM"]  # delivered on the way out
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_the_registry_lock_keeps_a_second_registration_waiting(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    lock = tmp_path / "registry.lock"
+    monkeypatch.setenv(champion.LOCK_VARIABLE, str(lock))
+    probe = (
+        "import fcntl, sys\n"
+        f"handle = open({str(lock)!r}, 'a')\n"
+        "try:\n"
+        "    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+        "except BlockingIOError:\n"
+        "    sys.exit(3)\n"
+    )
+    with champion.registry_lock():
+        assert subprocess.run([sys.executable, "-c", probe]).returncode == 3  # held
+    assert subprocess.run([sys.executable, "-c", probe]).returncode == 0  # released
