@@ -72,6 +72,11 @@ class PipelineError(BadInputError):
     """An Azure ML pipeline or component YAML cannot run: rejected before any step starts."""
 
 
+class PipelineRefusedError(PipelineError):
+    """A pipeline or component file refused before any validator read it: too large, nested
+    too deep, not UTF-8 or using itself. The SDK's loaders would hang or overflow on it."""
+
+
 class NotFoundError(MlopsError):
     """Something the command was asked about does not exist."""
 

@@ -93,14 +93,29 @@ def _pipeline_annotation(issue: Issue) -> None:
     kind = "error" if issue.severity == "error" else "warning"
     text = f"{issue.path}: {issue.message}" if issue.path else issue.message
     if os.environ.get("TF_BUILD"):
+        # logging-command escapes, so a hostile value cannot end the command or start another
+        # (https://learn.microsoft.com/azure/devops/pipelines/scripts/logging-commands)
+        file, text = _escape(issue.file, _ADO_PROPERTY), _escape(text, _ADO_MESSAGE)
         sys.stderr.write(
-            f"##vso[task.logissue type={kind};sourcepath={issue.file};"
+            f"##vso[task.logissue type={kind};sourcepath={file};"
             f"linenumber={issue.line or 1};columnnumber={issue.column or 1}]{text}\n"
         )
     elif os.environ.get("GITHUB_ACTIONS") == "true":
+        # workflow-command escapes (https://github.com/actions/toolkit, command.ts)
+        file, text = _escape(issue.file, _GH_PROPERTY), _escape(text, _GH_MESSAGE)
         sys.stderr.write(
-            f"::{kind} file={issue.file},line={issue.line or 1},col={issue.column or 1}::{text}\n"
+            f"::{kind} file={file},line={issue.line or 1},col={issue.column or 1}::{text}\n"
         )
+
+
+_ADO_MESSAGE = {"%": "%AZP25", "\r": "%0D", "\n": "%0A"}
+_ADO_PROPERTY = {**_ADO_MESSAGE, "]": "%5D", ";": "%3B"}
+_GH_MESSAGE = {"%": "%25", "\r": "%0D", "\n": "%0A"}
+_GH_PROPERTY = {**_GH_MESSAGE, ":": "%3A", ",": "%2C"}
+
+
+def _escape(text: str, table: dict[str, str]) -> str:
+    return "".join(table.get(char, char) for char in text)
 
 
 def timestamp(ms: int) -> str:

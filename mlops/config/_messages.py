@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.config.checks import did_you_mean
+from mlops.config.checks import did_you_mean, printable
 
 _TYPE_NAMES = {
     "string_type": "a string",
@@ -33,8 +33,7 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, str):
-        shown = value if len(value) <= 60 else value[:57] + "..."
-        return f"the string '{shown}'"
+        return f"the string '{printable(value)}'"
     if isinstance(value, int | float):
         return f"the number {value}"
     return f"a {type(value).__name__}"

@@ -27,6 +27,13 @@ def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
     return "expected one of: " + ", ".join(f"'{c}'" for c in choices) if choices else ""
 
 
+def printable(value: object, limit: int = 60) -> str:
+    """`value` safe to show: control characters escaped and long text cut, so a hostile key
+    or value cannot forge report lines, CI annotations or terminal colours."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def check(config: Config) -> list[Issue]:
     """Every cross-field problem of `config`, errors and warnings, in file order of sections."""
     return [
@@ -86,12 +93,7 @@ def _environments(config: Config) -> Iterator[Issue]:
     for index, (name, env) in enumerate(azure_envs.items()):
         path = ("environments", name)
         if not _ENV_NAME.fullmatch(name):
-            yield _error(
-                path,
-                f"environment name '{name}' is invalid: expected 2 to 10 lowercase letters or"
-                " digits, starting with a letter",
-                "environment names become part of Azure resource names; rename it, e.g. 'dev'",
-            )
+            yield _environment_name_error(name)
         elif name in RESERVED_ENVIRONMENTS:
             yield _error(
                 path,
@@ -116,6 +118,38 @@ def _environments(config: Config) -> Iterator[Issue]:
                 "add `approval: {approvers: [platform_engineers]}`: no model should reach"
                 " production unapproved",
             )
+
+
+def environment_name_errors(environments: object) -> list[Issue]:
+    """An error for each invalid Azure environment name under `environments:` as written.
+
+    Run on the YAML before pydantic: an invalid name (say `dev$(id)`) would otherwise fail
+    later, deriving a resource-group name from it, once, at line 1; this way every bad name
+    is reported at its own line, all at once.
+    """
+    if not isinstance(environments, dict):
+        return []
+    return [
+        _environment_name_error(name)
+        for name in environments
+        if name != "local" and not (isinstance(name, str) and _ENV_NAME.fullmatch(name))
+    ]
+
+
+def _environment_name_error(name: object) -> Issue:
+    text = str(name)
+    odd = sorted({c for c in text if not ("a" <= c <= "z" or "0" <= c <= "9")})
+    contains = (
+        "; it contains " + ", ".join(f"'{printable(c)}'" for c in odd[:8]) if odd and text else ""
+    )
+    return Issue(
+        f"environments.{printable(text)}",
+        f"environment name '{printable(text)}' is invalid: expected 2 to 10 lowercase letters"
+        f" or digits, starting with a letter{contains}",
+        "environment names become part of Azure resource names, folder names and pipeline"
+        " commands; rename it, e.g. 'dev'",
+        loc=("environments", name),  # type: ignore[arg-type]  # the key as written, to locate
+    )
 
 
 def _network(config: Config) -> Iterator[Issue]:

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from mlops import limits
 from mlops.config import checks, jsonschema
 from mlops.config._messages import explain
 from mlops.config.root import Config
@@ -76,19 +76,33 @@ def load_config(path: Path) -> LoadedConfig:
     """Read and validate `path`; raise ConfigError listing every problem found."""
     shown = display_path(path)
     source = _read_yaml(path, shown)
+    bad_names = [
+        _placed(i, source, shown)
+        for i in checks.environment_name_errors(source.get("environments"))
+    ]
     try:
-        config = Config.model_validate(source)
+        config = Config.model_validate(_without(source, bad_names))
     except ValidationError as exc:
         issues = [_issue_from_pydantic(error, source, shown) for error in exc.errors()]
-        raise _invalid(shown, issues) from None
+        raise _invalid(shown, [*bad_names, *issues]) from None
     found = [
         _placed(issue, source, shown)
         for issue in [*checks.check(config), *checks.missing_files(config, path.parent)]
     ]
-    errors = [i for i in found if i.severity == "error"]
+    errors = [*bad_names, *(i for i in found if i.severity == "error")]
     if errors:
         raise _invalid(shown, errors, warnings=[i for i in found if i.severity == "warning"])
     return LoadedConfig(config, path, source, [i for i in found if i.severity == "warning"])
+
+
+def _without(source: CommentedMap, bad_names: list[Issue]) -> Any:
+    """`source` without the environments whose names are already reported, so pydantic
+    reports the other problems instead of failing on names derived from the bad ones."""
+    if not bad_names:
+        return source
+    dropped = {issue.loc[1] for issue in bad_names}
+    environments = source["environments"]
+    return {**source, "environments": {k: v for k, v in environments.items() if k not in dropped}}
 
 
 def _invalid(shown: str, issues: list[Issue], warnings: list[Issue] | None = None) -> ConfigError:
@@ -103,16 +117,22 @@ def _invalid(shown: str, issues: list[Issue], warnings: list[Issue] | None = Non
 
 def _read_yaml(path: Path, shown: str) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = limits.read_text(
+            path,
+            shown,
+            limits.MAX_CONFIG_BYTES,
+            ConfigError,
+            f"{CONFIG_FILE} holds settings, not data: keep data in the files it names",
+        )
     except FileNotFoundError:
         raise ConfigError(
             f"{shown} does not exist",
             hint=f"check --config, or create it with:\n{MINIMAL_CONFIG}",
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {shown}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {shown}: {exc.strerror or exc}") from None
     try:
-        data = YAML(typ="rt", pure=True).load(text)
+        data = limits.load_yaml(text, shown, ConfigError)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)

@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-ALWAYS_IGNORED = (".git/", "__pycache__/", "*.pyc", ".ipynb_checkpoints/", ".mlops/", ".venv/")
+from mlops.ignore import ALWAYS_IGNORED, Snapshot
+
+__all__ = ["ALWAYS_IGNORED", "code_hash", "content_hash", "step_key"]
 
 
 def content_hash(path: Path) -> str:
@@ -24,25 +26,10 @@ def content_hash(path: Path) -> str:
 
 
 def code_hash(folder: Path) -> str:
-    """sha256 of a code folder as Azure ML snapshots it: `.amlignore` (else `.gitignore`) apply."""
-    import pathspec
-
-    patterns = list(ALWAYS_IGNORED)
-    for name in (".amlignore", ".gitignore"):
-        ignore_file = folder / name
-        if ignore_file.is_file():
-            patterns += ignore_file.read_text(encoding="utf-8").splitlines()
-            break
-    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
-    kept: list[str] = []
-    for top, dirs, files in os.walk(folder):
-        base = Path(top).relative_to(folder).as_posix()
-        prefix = "" if base == "." else f"{base}/"
-        dirs[:] = sorted(d for d in dirs if not spec.match_file(f"{prefix}{d}/"))
-        kept += [f"{prefix}{f}" for f in files if not spec.match_file(f"{prefix}{f}")]
+    """sha256 of a code folder as Azure ML snapshots it (see `mlops.ignore`)."""
     digest = hashlib.sha256()
-    for relative in sorted(kept):
-        digest.update(relative.encode() + b"\0")
+    for relative in Snapshot.of(folder).files():
+        digest.update(os.fsencode(relative) + b"\0")  # names need not be UTF-8
         _file_into(digest, folder / relative)
     return digest.hexdigest()
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 
-from mlops.errors import Issue, PipelineError
+from mlops import limits
+from mlops.config.checks import printable
+from mlops.errors import Issue, PipelineError, PipelineRefusedError
 
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
@@ -87,6 +88,7 @@ class Node:
     input_where: dict[str, Where] = field(default_factory=dict)
     output_where: dict[str, Where] = field(default_factory=dict)
     compute: str | None = None
+    timeout: float | None = None  # limits.timeout, seconds: then the step is cancelled
 
 
 @dataclass
@@ -100,7 +102,11 @@ class PipelineJob:
 
 
 def load_pipeline_job(path: Path) -> PipelineJob:
-    """Read a pipeline job file and every component file it references."""
+    """Read a pipeline job file and every component file it references.
+
+    Raises PipelineRefusedError, before any other check, for a file over the limits of
+    `mlops.limits` and for component files that use themselves, directly or in a cycle.
+    """
     data = read_yaml(path)
     where = Where(path)
     if data.get("type") != "pipeline":
@@ -108,7 +114,7 @@ def load_pipeline_job(path: Path) -> PipelineJob:
             f"{path.name} is not a pipeline job",
             issues=[where.issue("type", f"expected 'type: pipeline', got {data.get('type')!r}")],
         )
-    root = _pipeline(data, path, where)
+    root = _pipeline(data, path, where, (path.resolve(),))
     root.input_values = {name: _plain(v) for name, v in (data.get("inputs") or {}).items()}
     return PipelineJob(
         path=path,
@@ -120,18 +126,49 @@ def load_pipeline_job(path: Path) -> PipelineJob:
 
 def load_component(path: Path) -> Component:
     """Read a component file (command or pipeline) on its own."""
-    return _component(read_yaml(path), path, Where(path))
+    return _component(read_yaml(path), path, Where(path), (path.resolve(),))
 
 
 def read_yaml(path: Path) -> CommentedMap:
+    """The mapping in an Azure ML YAML file, read within the limits of `mlops.limits`.
+
+    Raises PipelineRefusedError for a file too large, too deep or not UTF-8, and
+    PipelineError for one that is missing, unreadable or not a YAML mapping.
+    """
+    from mlops.config import display_path
+
+    shown = display_path(path)
     try:
-        data = YAML(typ="rt", pure=True).load(path.read_text(encoding="utf-8"))
+        text = limits.read_text(
+            path,
+            shown,
+            limits.MAX_AML_YAML_BYTES,
+            PipelineRefusedError,
+            "Azure ML YAML describes jobs and components: keep data in the files inputs name",
+        )
+        data = limits.load_yaml(text, shown, PipelineRefusedError)
     except FileNotFoundError:
-        raise PipelineError(f"{path} does not exist") from None
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise PipelineError(f"cannot read {path}: {exc}") from None
+        raise PipelineError(f"{shown} does not exist") from None
+    except OSError as exc:
+        raise PipelineError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    except YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise PipelineError(
+            f"{shown} is not valid YAML",
+            issues=[
+                Where(path, mark.line + 1, mark.column + 1).issue(
+                    "", f"YAML syntax error: {problem}"
+                )
+                if mark
+                else Where(path).issue("", f"YAML syntax error: {problem}")
+            ],
+        ) from None
     if not isinstance(data, dict):
-        raise PipelineError(f"{path} does not hold a YAML mapping")
+        raise PipelineError(
+            f"{shown} does not hold a YAML mapping",
+            issues=[Where(path).issue("", "expected a mapping at the top level")],
+        )
     return data
 
 
@@ -193,7 +230,11 @@ def _output_declarations(data: Any) -> dict[str, OutputDecl]:
     return outputs
 
 
-def _pipeline(data: CommentedMap, file: Path, where: Where) -> Component:
+#: the component files being read, outermost first: a file already in it uses itself
+Chain = tuple[Path, ...]
+
+
+def _pipeline(data: CommentedMap, file: Path, where: Where, chain: Chain) -> Component:
     inputs, input_where = _declarations(data.get("inputs"), file)
     component = Component(
         kind="pipeline",
@@ -206,7 +247,9 @@ def _pipeline(data: CommentedMap, file: Path, where: Where) -> Component:
         settings=_plain(data.get("settings") or {}),
     )
     jobs = data.get("jobs") or {}
-    component.jobs = {name: _node(name, jobs[name], file, _at(jobs, name, file)) for name in jobs}
+    component.jobs = {
+        name: _node(name, jobs[name], file, _at(jobs, name, file), chain) for name in jobs
+    }
     return component
 
 
@@ -230,7 +273,7 @@ def _command(data: CommentedMap, file: Path, where: Where, *, inline: bool) -> C
         outputs=_output_declarations(data.get("outputs")),
         command=str(data.get("command") or ""),
         command_where=_at(data, "command", file) if "command" in data else where,
-        code=(file.parent / str(code)).resolve() if code and _is_local(code) else None,
+        code=_code_folder(data, file) if code and _is_local(code) else None,
         environment=_plain(data.get("environment")) if data.get("environment") else None,
         environment_variables={
             str(k): str(v) for k, v in (data.get("environment_variables") or {}).items()
@@ -238,6 +281,21 @@ def _command(data: CommentedMap, file: Path, where: Where, *, inline: bool) -> C
         is_deterministic=bool(data.get("is_deterministic", True)),
         definition=json.dumps(definition, sort_keys=True, default=str),
     )
+
+
+def _code_folder(data: CommentedMap, file: Path) -> Path:
+    """The local folder `code:` names, relative to `file`."""
+    try:
+        return (file.parent / str(data["code"])).resolve()
+    except (OSError, ValueError):  # a NUL byte, a name too long, a symlink loop
+        raise PipelineError(
+            f"{file.name} names a code folder that cannot exist",
+            issues=[
+                _at(data, "code", file).issue(
+                    "code", f"'{printable(data['code'])}' is not a usable path"
+                )
+            ],
+        ) from None
 
 
 def _inline_input(name: str, value: Any) -> InputDecl:
@@ -253,7 +311,7 @@ def _is_local(code: Any) -> bool:
     return not text.startswith(("azureml:", "git+", "http://", "https://"))
 
 
-def _node(name: str, data: Any, file: Path, where: Where) -> Node:
+def _node(name: str, data: Any, file: Path, where: Where, chain: Chain) -> Node:
     if not isinstance(data, dict):
         return Node(name, "invalid", where, None)
     kind = str(data.get("type", "command"))
@@ -267,6 +325,7 @@ def _node(name: str, data: Any, file: Path, where: Where) -> Node:
         input_where={k: _at(data.get("inputs"), k, file) for k in data.get("inputs") or {}},
         output_where={k: _at(data.get("outputs"), k, file) for k in data.get("outputs") or {}},
         compute=_plain(data.get("compute")),
+        timeout=_timeout(data.get("limits")),
     )
     if kind not in RUNNABLE_TYPES:
         return node
@@ -274,20 +333,25 @@ def _node(name: str, data: Any, file: Path, where: Where) -> Node:
     if reference is None and kind == "command":
         node.component = _command(data, file, where, inline=True)
     elif isinstance(reference, dict):
-        node.component = _component(reference, file, where)
+        node.component = _component(reference, file, where, chain)
     elif isinstance(reference, str) and _is_local(reference):
-        component_file = (file.parent / reference.removeprefix("file:")).resolve()
-        if not component_file.is_file():
+        component_file = _local_file(file, reference)
+        if component_file is None:
             raise PipelineError(
-                f"step '{name}' refers to a component file that does not exist",
+                f"step '{printable(name)}' refers to a component file that does not exist",
                 issues=[
                     _at(data, "component", file).issue(
-                        f"jobs.{name}.component", f"{reference} does not exist"
+                        f"jobs.{printable(name)}.component",
+                        f"{printable(reference)} does not exist",
                     )
                 ],
             )
+        _refuse_recursion(component_file, chain, _at(data, "component", file), name)
         node.component = _component(
-            read_yaml(component_file), component_file, Where(component_file)
+            read_yaml(component_file),
+            component_file,
+            Where(component_file),
+            (*chain, component_file),
         )
     elif reference is not None:
         raise PipelineError(
@@ -303,7 +367,55 @@ def _node(name: str, data: Any, file: Path, where: Where) -> Node:
     return node
 
 
-def _component(data: CommentedMap, file: Path, where: Where) -> Component:
+def _timeout(limits: Any) -> float | None:
+    """`limits.timeout` of a command step, in seconds (the SDK's loader has checked its type)."""
+    value = limits.get("timeout") if isinstance(limits, dict) else None
+    return float(value) if isinstance(value, int | float) and value > 0 else None
+
+
+def _local_file(file: Path, reference: str) -> Path | None:
+    """The component file `reference` names, relative to `file`; None when there is none."""
+    try:
+        path = (file.parent / reference.removeprefix("file:")).resolve()
+        return path if path.is_file() else None
+    except (OSError, ValueError):  # a NUL byte, a name too long, a symlink loop
+        return None
+
+
+def _refuse_recursion(component_file: Path, chain: Chain, where: Where, step: str) -> None:
+    """Refuse a component file that uses itself (directly or in a cycle) or nests too deep:
+    reading it would never end, and neither would Azure ML's loaders."""
+    from mlops.config import display_path
+
+    path = f"jobs.{printable(step)}.component"
+    if component_file in chain:
+        cycle = " -> ".join(
+            display_path(p) for p in (*chain[chain.index(component_file) :], component_file)
+        )
+        raise PipelineRefusedError(
+            f"component files use each other in a cycle: {cycle}",
+            hint="a pipeline component cannot run itself, directly or through other components",
+            issues=[
+                where.issue(
+                    path,
+                    f"component files use each other in a cycle: {cycle}",
+                    "point `component:` at a component that does not lead back to this file",
+                )
+            ],
+        )
+    if len(chain) > limits.MAX_COMPONENT_NESTING:
+        problem = (
+            f"pipeline components nest more than {limits.MAX_COMPONENT_NESTING} files deep,"
+            " the limit"
+        )
+        raise PipelineRefusedError(
+            f"{display_path(chain[0])} was refused: {problem}",
+            hint="flatten the pipeline: use fewer layers of pipeline components",
+            issues=[where.issue(path, problem, "flatten the pipeline")],
+        )
+
+
+def _component(data: CommentedMap, file: Path, where: Where, chain: Chain) -> Component:
     if data.get("type", "command") == "pipeline":
-        return _pipeline(data, file, where)
+        return _pipeline(data, file, where, chain)
     return _command(data, file, where, inline=False)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from mlops.errors import Issue, PipelineError
+from mlops.errors import Issue, PipelineError, PipelineRefusedError
 from mlops.pipeline.checks import check_component, check_job
 from mlops.pipeline.spec import (
     Component,
@@ -35,10 +35,14 @@ def load_checked_job(path: Path, cache_dir: Path | None = None) -> PipelineJob:
         )
     try:
         job = load_pipeline_job(path)
+    except PipelineRefusedError as refused:  # the SDK's loaders would hang or overflow on it
+        raise _rejected(path, _as_issues(refused, path)) from None
     except PipelineError as parse_error:
         sdk = _sdk_issues(path, "pipeline")
         if sdk:
-            raise _rejected(path, sdk) from None
+            located = any(i.path for i in sdk)  # else add ours, which point at the line
+            issues = sdk if located else [*sdk, *_as_issues(parse_error, path)]
+            raise _rejected(path, issues) from None
         raise parse_error from None
     files = [job.path, *sorted({c.source for c in _components(job.root)} - {job.path})]
     marker = _marker(cache_dir, files)
@@ -93,17 +97,22 @@ def check_files(files: list[Path]) -> list[FileCheck]:
 
 
 def _check(path: Path, kind: str) -> list[Issue]:
+    """The SDK's complaints first, else ours; but files we refuse never reach the SDK."""
     if kind not in ("pipeline", "pipeline_component", "command"):
         return []
+    try:
+        loaded = load_pipeline_job(path) if kind == "pipeline" else load_component(path)
+    except PipelineRefusedError as exc:
+        return _as_issues(exc, path)
+    except PipelineError as exc:
+        sdk = _sdk_issues(path, kind)
+        return sdk if any(i.path for i in sdk) else [*sdk, *_as_issues(exc, path)]
     issues = _sdk_issues(path, kind)
     if issues:
         return issues
-    try:
-        if kind == "pipeline":
-            return check_job(load_pipeline_job(path))
-        return check_component(load_component(path))
-    except PipelineError as exc:
-        return _as_issues(exc, path)
+    if isinstance(loaded, PipelineJob):
+        return check_job(loaded)
+    return check_component(loaded)
 
 
 def _as_issues(exc: PipelineError, path: Path) -> list[Issue]:

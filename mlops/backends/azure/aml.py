@@ -115,11 +115,9 @@ def submit(
 def _overrides(path: Path, inputs: dict[str, str]) -> list[dict[str, Any]]:
     """`inputs.NAME` overrides for the job's literal inputs, typed like the YAML's values
     (the SDK keeps a string a string, and Azure ML would reject it for a number)."""
-    from ruamel.yaml import YAML
+    from mlops.pipeline.spec import read_yaml
 
-    declared = (YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8")) or {}).get(
-        "inputs"
-    ) or {}
+    declared = read_yaml(path).get("inputs") or {}  # within mlops.limits, as locally
     out = []
     for name, value in inputs.items():
         default = declared.get(name, ...)
