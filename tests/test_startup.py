@@ -35,7 +35,8 @@ def _modules_after(args: list[str]) -> set[str]:
 
 
 @pytest.mark.parametrize(
-    "args", [["--help"], ["config", "validate"], ["config", "show"], ["run", "--help"]]
+    "args",
+    [["--help"], ["config", "validate"], ["config", "show"], ["run", "--help"], ["env", "--help"]],
 )
 def test_command_imports_no_sdk_or_data_science_module(args):
     loaded = _modules_after(args)
@@ -61,6 +62,8 @@ def test_help_does_not_even_import_pydantic():
         "mlops.rbac.check",
         "mlops.plan.rollout",
         "mlops.render.endpoint",
+        "mlops.environments.spec",
+        "mlops.gate",
     ],
 )
 def test_pure_layers_import_no_sdk_typer_or_rich(layer):

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops import __version__
-from mlops.cli import config, deploy, infra, init, models, rbac, render, run, runs, up
+from mlops.cli import config, deploy, env, infra, init, models, rbac, render, run, runs, up
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -47,6 +47,7 @@ app.add_typer(rbac.app, name="rbac")
 app.command(name="run")(run.run)
 app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")
+app.add_typer(env.app, name="env")
 app.add_typer(models.app, name="models")
 app.command(name="ui")(models.ui)
 app.command(name="deploy")(deploy.deploy)

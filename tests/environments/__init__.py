@@ -1,0 +1,1 @@
+"""Tests of step environments: resolving what components declare, building with uv."""
