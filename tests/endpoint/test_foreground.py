@@ -15,7 +15,10 @@ import pytest
 from tests.conftest import run_cli
 from tests.endpoint.conftest import alive, free_port, mlops_process, signal_name, wait_until_answers
 
-STOP_SIGNALS = [signal.SIGTERM, signal.SIGINT, signal.SIGHUP]
+# each signal on at least one of the two commands (they share one foreground runner:
+# mlops.backends.local.processes.run_foreground); every case costs a server start
+SERVE_SIGNALS = [signal.SIGTERM, signal.SIGHUP]
+UI_SIGNALS = [signal.SIGINT]
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def _stop_by_signal_and_list_survivors(process, signum: int) -> list[psutil.Proc
     return alive(still)
 
 
-@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=signal_name)
+@pytest.mark.parametrize("signum", SERVE_SIGNALS, ids=signal_name)
 def test_killing_mlops_serve_by_its_pid_stops_the_whole_server(project, signum):
     port = free_port()
     with mlops_process("serve", "--port", str(port), cwd=project) as serve:
@@ -54,7 +57,7 @@ def test_killing_mlops_serve_by_its_pid_stops_the_whole_server(project, signum):
     assert serve.returncode == 128 + signum
 
 
-@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=signal_name)
+@pytest.mark.parametrize("signum", UI_SIGNALS, ids=signal_name)
 def test_killing_mlops_ui_by_its_pid_stops_uvicorn_gunicorn_and_huey(new_project, signum):
     port = free_port()
     with mlops_process("ui", "--port", str(port), cwd=new_project) as ui:
