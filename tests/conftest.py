@@ -25,6 +25,16 @@ from mlops.cli import app
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def steps_in_the_current_environment() -> Iterator[None]:
+    """Every step runs in the test venv (`mlops run --env-mode current`), subprocesses too:
+    the reference project's curated environment is a 1 GB download. tests/environments opt
+    back in to isolated mode with small packages."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLOPS_ENV_MODE", "current")
+        yield
+
+
 @dataclass
 class CliResult:
     exit_code: int

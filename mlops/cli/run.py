@@ -62,6 +62,16 @@ def run(
             show_default=False,
         ),
     ] = None,
+    env_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--env-mode",
+            help="Locally: isolated (each step in the environment its component declares,"
+            " built once with uv and cached) or current (every step in this CLI's environment)."
+            " Default: $MLOPS_ENV_MODE, else isolated.",
+            show_default=False,
+        ),
+    ] = None,
     verbose: VerboseOption = 0,
     config: ConfigOption = None,
     output: OutputOption = None,
@@ -98,7 +108,11 @@ def run(
         return
     run_id = service.new_run_id()
     plan = service.prepare(
-        loaded, pipeline, overrides, run_id=run_id, force_register=force_register
+        loaded, pipeline, overrides, run_id=run_id, force_register=force_register, mode=env_mode
+    )
+    err = _output.stderr()
+    environments = service.build_environments(
+        plan, on_progress=lambda m: err.print(m, markup=False)
     )
     from mlops.cli._live import LiveView
 
@@ -112,6 +126,7 @@ def run(
             on_event=None if current.json else view.on_event,
             on_line=view.on_line if stream else None,
             timeout_s=None if timeout is None else timeout * 60,
+            environments=environments,
         )
     if current.json:
         _output.emit_json(summary.to_dict())

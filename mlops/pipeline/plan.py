@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops.config.checks import did_you_mean
 from mlops.config.project import DataAsset
@@ -23,6 +23,9 @@ from mlops.pipeline.spec import (
     PipelineJob,
     Where,
 )
+
+if TYPE_CHECKING:
+    from mlops.environments.spec import EnvSpec
 
 AZURE_SCHEMES = ("azureml:", "https://", "http://", "abfss://", "wasbs://", "adl://")
 
@@ -64,6 +67,8 @@ class PlannedStep:
     where: Where
     compute: str | None = None
     timeout: float | None = None  # seconds (the step's limits.timeout)
+    #: where it runs, set by `services.run.prepare`; None: the CLI's own environment
+    environment: EnvSpec | None = None
 
     @property
     def depends_on(self) -> set[str]:

@@ -64,7 +64,9 @@ class Component:
     outputs: dict[str, OutputDecl] = field(default_factory=dict)
     command: str = ""
     code: Path | None = None
-    environment: str | None = None
+    #: `environment:` as written: a reference string, or an inline mapping (`image`,
+    #: `conda_file`, `build`) whose relative paths are relative to `source`'s folder
+    environment: Any = None
     environment_variables: dict[str, str] = field(default_factory=dict)
     is_deterministic: bool = True
     definition: str = ""
@@ -73,6 +75,20 @@ class Component:
     input_values: dict[str, Any] = field(default_factory=dict)  # a pipeline job's own inputs
     input_where: dict[str, Where] = field(default_factory=dict)
     command_where: Where | None = None
+
+    @property
+    def environment_definition(self) -> Any:
+        """The raw `environment:` value, for `mlops.environments.resolve`."""
+        return self.environment
+
+    @property
+    def environment_text(self) -> str:
+        """`environment:` in one line, for display and the `mlops.environment` tag."""
+        if self.environment is None:
+            return ""
+        if isinstance(self.environment, str):
+            return self.environment
+        return json.dumps(self.environment, sort_keys=True, separators=(",", ":"), default=str)
 
 
 @dataclass

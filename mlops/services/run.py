@@ -8,14 +8,21 @@ import os
 import secrets
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops.config import LoadedConfig
-from mlops.errors import ConfigError
+from mlops.errors import BackendError, BadInputError, ConfigError
 from mlops.pipeline.plan import RunPlan, plan_job
+
+if TYPE_CHECKING:
+    from mlops.backends.local.tracking import Tracking
+
+#: the default of `mlops run --env-mode` (isolated when unset)
+ENV_MODE_VARIABLE = "MLOPS_ENV_MODE"
 
 
 @dataclass
@@ -142,6 +149,21 @@ def check_overrides(overrides: dict[str, str]) -> None:
         )
 
 
+def env_mode(given: str | None = None) -> str:
+    """The environment mode of a run: `given`, else $MLOPS_ENV_MODE, else "isolated"."""
+    from mlops.environments import ENV_MODES
+
+    mode = (given or os.environ.get(ENV_MODE_VARIABLE) or "isolated").strip()
+    if mode not in ENV_MODES:
+        where = "--env-mode" if given else ENV_MODE_VARIABLE
+        raise BadInputError(
+            f"{where}: unknown environment mode {mode!r}",
+            hint="isolated (each step in the environment its component declares) or current"
+            " (every step in the CLI's own environment)",
+        )
+    return mode
+
+
 def prepare(
     loaded: LoadedConfig,
     pipeline: Path | None,
@@ -149,18 +171,86 @@ def prepare(
     *,
     run_id: str,
     force_register: bool = False,
+    mode: str | None = None,
 ) -> RunPlan:
-    """Everything that can be rejected is rejected here, before any step runs."""
+    """Everything that can be rejected is rejected here, before any step runs: bad inputs,
+    and environments that cannot be reproduced on this machine (in `mode` "isolated", the
+    default; see `env_mode`)."""
     from mlops.services.pipelines import load_checked_job
 
     check_overrides(overrides)
+    chosen = env_mode(mode)
     path = pipeline_path(loaded, pipeline)
     job = load_checked_job(path, cache_dir=state_dir(loaded) / "cache")
     provided = provided_inputs(loaded, run_id, force_register=force_register)
     declared = {k: v for k, v in provided.items() if k in job.root.inputs}
-    return plan_job(
+    plan = plan_job(
         job, overrides={**declared, **overrides}, data=loaded.config.data, data_root=loaded.root
     )
+    resolve_environments(plan, chosen)
+    return plan
+
+
+def resolve_environments(plan: RunPlan, mode: str) -> None:
+    """Set each step's `environment`; raise PipelineError naming every component whose
+    environment cannot be reproduced here (nothing has run)."""
+    from mlops.environments import resolve
+    from mlops.errors import PipelineError
+
+    refused: list[PipelineError] = []
+    for step in plan.steps.values():
+        component = step.component
+        try:
+            step.environment = resolve(
+                component.environment_definition,
+                base=component.source.parent,
+                file=component.source,
+                mode=mode,  # type: ignore[arg-type]
+            )
+        except PipelineError as exc:
+            if all(exc.message != seen.message for seen in refused):
+                refused.append(exc)
+    if len(refused) == 1:
+        raise refused[0]
+    if refused:
+        raise PipelineError(
+            f"{len(refused)} environments cannot be reproduced on this machine:\n"
+            + "\n".join(f"  {exc.message}" for exc in refused),
+            hint=refused[0].hint,
+        )
+
+
+def build_environments(
+    plan: RunPlan, *, on_progress: Callable[[str], None] | None = None
+) -> dict[str, Path]:
+    """Build (or find in the cache) each distinct isolated environment of `plan` once; return
+    step id -> its `bin` folder (steps in the CLI's environment are absent). Raises
+    BackendError naming the environment and the components that declare it."""
+    from mlops.config import display_path
+    from mlops.environments.builder import ensure
+
+    by_digest: dict[str, list] = {}
+    for step in plan.steps.values():
+        if step.environment is not None and step.environment.isolated:
+            by_digest.setdefault(step.environment.digest, []).append(step)
+        elif step.environment is not None and step.environment.notice and on_progress:
+            on_progress(step.environment.notice)
+    built: dict[str, Path] = {}
+    for steps in by_digest.values():
+        spec = steps[0].environment
+        users = list(dict.fromkeys(display_path(s.component.source) for s in steps))
+        try:
+            folder = ensure(spec, on_progress=on_progress, used_by=users)
+        except BackendError as exc:
+            names = ", ".join(s.id for s in steps)
+            raise BackendError(
+                f"cannot build the environment {spec.source} of step(s) {names}"
+                f" ({', '.join(users)}); nothing has run\n{exc.message}",
+                hint=exc.hint,
+            ) from None
+        assert folder is not None  # an isolated spec always has a folder
+        built |= {s.id: folder for s in steps}
+    return built
 
 
 def execute(
@@ -172,18 +262,77 @@ def execute(
     on_event: Callable | None = None,
     on_line: Callable[[str, str], None] | None = None,
     timeout_s: float | None = None,
+    environments: dict[str, Path] | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run `plan` under `.mlops/runs/RUN_ID/`, tracked in MLflow. An interrupted run is
-    recorded as KILLED and the interruption goes on up; a run past `timeout_s` as FAILED."""
-    from mlops.backends.local.cache import StepCache
-    from mlops.backends.local.executor import Executor, RunContext
-    from mlops.backends.local.tracking import PIPELINE_TAG, Tracking, owner_tags
+    recorded as KILLED and the interruption goes on up; a run past `timeout_s` as FAILED.
 
+    `environments` is what `build_environments(plan)` returned (built here when None). When
+    a step runs in its own environment, an MLflow tracking server over the run's store serves
+    it for the duration of the run, and is stopped however the run ends."""
+    from mlops.backends.local.tracking import Tracking
+
+    if environments is None:
+        environments = build_environments(plan, on_progress=on_progress)
     state = state_dir(loaded)
+    started = time.perf_counter()
+    tracking = Tracking(state)  # creates or migrates the store before any server opens it
     run_dir = state / "runs" / run_id
     run_dir.mkdir(parents=True)
-    started = time.perf_counter()
-    tracking = Tracking(state)
+    with _tracking_server(tracking, environments, run_dir / "tracking_server.log") as uri:
+        return _execute(
+            loaded,
+            plan,
+            run_id,
+            tracking,
+            started,
+            use_cache,
+            on_event,
+            on_line,
+            timeout_s,
+            environments,
+            uri,
+        )
+
+
+@contextlib.contextmanager
+def _tracking_server(
+    tracking: Tracking, environments: dict[str, Path], log: Path
+) -> Iterator[str | None]:
+    """The URI of an MLflow server over the run's store while steps run in their own
+    environments (None when none does); stopped on the way out, however the run ends."""
+    if not environments:
+        yield None
+        return
+    from mlops.backends.local.tracking_server import TrackingServer
+
+    server = TrackingServer.start(tracking.uri, tracking.artifacts, log)
+    try:
+        server.wait_ready()
+        yield server.uri
+    finally:
+        server.stop()
+
+
+def _execute(
+    loaded: LoadedConfig,
+    plan: RunPlan,
+    run_id: str,
+    tracking: Tracking,
+    started: float,
+    use_cache: bool,
+    on_event: Callable | None,
+    on_line: Callable[[str, str], None] | None,
+    timeout_s: float | None,
+    environments: dict[str, Path],
+    server_uri: str | None,
+) -> RunSummary:
+    from mlops.backends.local.cache import StepCache
+    from mlops.backends.local.executor import Executor, RunContext
+    from mlops.backends.local.tracking import PIPELINE_TAG, owner_tags
+
+    run_dir = state_dir(loaded) / "runs" / run_id
     experiment = plan.job.experiment_name or loaded.config.project.name
     experiment_id = tracking.experiment(experiment)
     parent = tracking.start(
@@ -205,12 +354,14 @@ def execute(
         tracking=tracking,
         experiment_id=experiment_id,
         parent_run_id=parent,
-        cache=StepCache(state),
+        cache=StepCache(state_dir(loaded)),
         use_cache=use_cache,
         parallelism=os.cpu_count() or 1,
         on_event=on_event or (lambda event: None),
         on_line=on_line,
         timeout=timeout_s,
+        environments=environments,
+        isolated_tracking_uri=server_uri,
     )
     executor = Executor(plan, context)
     try:

@@ -35,7 +35,14 @@ def main(argv: list[str] | None = None) -> None:
     mlflow.log_param("regularization", args.regularization)
     mlflow.log_metric("train_accuracy", float(model.score(features, train[TARGET])))
     signature = infer_signature(features, model.predict_proba(features)[:, 1])
-    mlflow.sklearn.save_model(model, args.model_out, signature=signature)
+    # cloudpickle, not MLflow 3's default skops: skops is not in Azure ML's curated
+    # sklearn-1.5 environment, the one this step declares (and runs in locally too)
+    mlflow.sklearn.save_model(
+        model,
+        args.model_out,
+        signature=signature,
+        serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_CLOUDPICKLE,
+    )
     print(f"train: model saved to {args.model_out}")
 
 

@@ -1,7 +1,8 @@
 """Run a planned pipeline on this machine: steps as processes, in dependency order, in parallel.
 
-Each step runs its rendered command with bash in its component's code folder, in the current
-Python environment, with its own MLflow child run; its outputs are folders created before it
+Each step runs its rendered command with bash in its component's code folder, in the
+environment its component declares (built beforehand: `RunContext.environments`) or the CLI's
+own, with its own MLflow child run; its outputs are folders created before it
 starts, its log is `std_log.txt` beside them. Unchanged steps are reused instead of run.
 A stopped step gets SIGTERM, then SIGKILL after a grace period; `limits.timeout` and the run's
 deadline stop steps the same way.
@@ -74,6 +75,11 @@ class RunContext:
     on_line: Callable[[str, str], None] | None = None  # (step, line) when streaming logs
     timeout: float | None = None  # seconds for the whole run (`mlops run --timeout`)
     grace: float = 10.0  # seconds between SIGTERM and SIGKILL when a step is stopped
+    #: step id -> the `bin` folder of its built environment; absent: the CLI's environment
+    environments: dict[str, Path] = field(default_factory=dict)
+    #: MLFLOW_TRACKING_URI for steps in their own environment (they cannot open the SQLite
+    #: store with their own MLflow); the others get `tracking.uri`
+    isolated_tracking_uri: str | None = None
 
 
 class Executor:
@@ -230,7 +236,12 @@ class Executor:
             tags={
                 **tags,
                 "mlops.compute": str(step.compute or ""),
-                "mlops.environment": str(component.environment or ""),
+                "mlops.environment": component.environment_text,
+                **(
+                    {"mlops.environment.digest": step.environment.digest}
+                    if step.id in self.ctx.environments and step.environment is not None
+                    else {}
+                ),
             },
             params={k: v for k, v in inputs.items() if v is not None},
         )
@@ -317,13 +328,22 @@ class Executor:
         _terminate(process, self.ctx.grace)
 
     def _environment(self, step: PlannedStep, mlflow_run: str) -> dict[str, str]:
-        python_bin = str(Path(sys.executable).parent)
+        isolated = self.ctx.environments.get(step.id)
+        python_bin = str(isolated or Path(sys.executable).parent)
+        environment = {**os.environ, **step.component.environment_variables}
+        tracking_uri = self.ctx.tracking.uri
+        if isolated is not None:
+            # the step's own venv, as `activate` would set it; the CLI's venv must not leak in
+            environment["VIRTUAL_ENV"] = str(isolated.parent)
+            for name in ("PYTHONHOME", "CONDA_PREFIX", "__PYVENV_LAUNCHER__"):
+                environment.pop(name, None)
+            assert self.ctx.isolated_tracking_uri is not None, "no tracking server"
+            tracking_uri = self.ctx.isolated_tracking_uri
         return {
-            **os.environ,
-            **step.component.environment_variables,
+            **environment,
             "PATH": f"{python_bin}{os.pathsep}{os.environ.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
-            "MLFLOW_TRACKING_URI": self.ctx.tracking.uri,
+            "MLFLOW_TRACKING_URI": tracking_uri,
             "MLFLOW_EXPERIMENT_ID": self.ctx.experiment_id,
             "MLFLOW_RUN_ID": mlflow_run,
             "AZUREML_RUN_ID": f"{self.ctx.run_id}/{step.id}",
@@ -351,14 +371,17 @@ class Executor:
                 inputs[name] = ["data", self._hash(self.results[value.step].outputs[value.output])]
             else:
                 inputs[name] = None
-        return step_key(
-            {
-                "definition": component.definition,
-                "code": self._code_hash(component.code) if component.code else None,
-                "inputs": inputs,
-                "outputs": {k: v.type for k, v in step.outputs.items()},
-            }
-        )
+        content: dict[str, object] = {
+            "definition": component.definition,
+            "code": self._code_hash(component.code) if component.code else None,
+            "inputs": inputs,
+            "outputs": {k: v.type for k, v in step.outputs.items()},
+        }
+        if step.id in self.ctx.environments and step.environment is not None:
+            # what gets installed (a conda file edited re-runs the step); steps in the CLI's
+            # environment keep the key they had before environments existed
+            content["environment"] = step.environment.digest
+        return step_key(content)
 
     def _code_hash(self, folder: Path) -> str:
         """Code folders are hashed once per run: steps of one component share them."""
