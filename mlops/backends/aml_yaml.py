@@ -24,7 +24,9 @@ def yaml_kind(data: dict[str, Any]) -> str:
     """'pipeline' (a job), 'pipeline_component', 'command' or another Azure ML type.
 
     From `type:` and the `$schema` URL; a pipeline file without a schema counts as a job
-    unless another file uses it as a component.
+    unless another file uses it as a component. 'command' is a command job or a command
+    component (its `$schema` or its use by a pipeline tells which); a file with `command:`
+    and no `type:` is one, as `type: command` is Azure ML's default.
     """
     schema = str(data.get("$schema", ""))
     kind = str(data.get("type") or "")
@@ -39,7 +41,7 @@ def yaml_kind(data: dict[str, Any]) -> str:
     ):
         if name in schema:
             return kind
-    return "unknown"
+    return "command" if "command" in data else "unknown"
 
 
 def load_issues(path: Path, kind: str) -> list[Issue]:

@@ -16,7 +16,7 @@ def run(
     pipeline: Annotated[
         Path | None,
         typer.Argument(
-            help="Azure ML pipeline job YAML. Default: model.pipeline in mlops.yaml.",
+            help="Azure ML pipeline or command job YAML. Default: model.pipeline in mlops.yaml.",
             dir_okay=False,
             show_default=False,
         ),
@@ -76,7 +76,7 @@ def run(
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Run an Azure ML pipeline job on this machine as Azure ML would, or submit it to Azure ML.
+    """Run an Azure ML pipeline or command job on this machine as Azure ML would, or submit it.
 
     Locally (the default): steps run as local processes in dependency order (independent
     ones in parallel), unchanged steps are reused, each step is an MLflow child run under
@@ -91,6 +91,8 @@ def run(
       mlops run
 
       mlops run pipelines/train.yml --set inputs.learning_rate=0.05
+
+      mlops run jobs/train.yml        a command job: one step, run as a one-step pipeline
 
       mlops run --env dev --timeout 120        continuous training, in a pipeline
 
@@ -110,6 +112,8 @@ def run(
     plan = service.prepare(
         loaded, pipeline, overrides, run_id=run_id, force_register=force_register, mode=env_mode
     )
+    if plan.job.warnings:  # on stderr, so --output json stays one document
+        _output.issues(plan.job.warnings)
     err = _output.stderr()
     environments = service.build_environments(
         plan, on_progress=lambda m: err.print(m, markup=False)
@@ -252,10 +256,24 @@ def validate(
         list[Path] | None,
         typer.Argument(help="Files or folders. Default: pipelines/ beside mlops.yaml."),
     ] = None,
+    env_mode: Annotated[
+        str | None,
+        typer.Option(
+            "--env-mode",
+            help="Resolve environments as `mlops run --env-mode` would (nothing is built):"
+            " isolated or current. Default: $MLOPS_ENV_MODE, else isolated.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Check Azure ML YAML without running it: the SDK's loaders, then every binding.
+    """Check Azure ML YAML without running it: every check `mlops run` makes before a step
+    starts.
+
+    The SDK's loaders, then every binding; for a job (pipeline or command), its inputs are
+    planned, with the data section of mlops.yaml when there is one, and its environments
+    resolved (not built). Warnings name what Azure ML accepts and the local run ignores.
 
     [bold]Examples[/bold]
 
@@ -267,6 +285,7 @@ def validate(
     from mlops.services.pipelines import check_files
 
     current = session(ctx, config=config, output=output)
+    loaded = _config_if_any(current)
     if not paths:
         paths = [current.load().root / "pipelines"]
     files = sorted({f for p in paths for f in ([p] if p.is_file() else _yaml_files(p))}, key=str)
@@ -275,9 +294,21 @@ def validate(
             f"no YAML files in {', '.join(map(str, paths))}",
             hint="pass the pipeline and component files to check",
         )
-    results = check_files(files)
-    checked = [{"file": _short(r.path), "kind": r.kind, "problems": len(r.issues)} for r in results]
-    issues = [i for r in results for i in r.issues]
+    results = check_files(files, loaded, mode=env_mode)
+    checked = [
+        {
+            "file": _short(r.path),
+            "kind": r.kind,
+            "job": r.job,
+            "problems": sum(i.severity == "error" for i in r.issues),
+            "warnings": sum(i.severity != "error" for i in r.issues),
+        }
+        for r in results
+    ]
+    issues = [i for r in results for i in r.issues if i.severity == "error"]
+    warnings = [i for r in results for i in r.issues if i.severity != "error"]
+    if warnings:
+        _output.issues(warnings)
     if issues:
         raise PipelineError(
             f"{len({i.file for i in issues})} of {len(files)} file(s) would be rejected",
@@ -291,6 +322,19 @@ def validate(
         known = ("pipeline", "pipeline_component", "command")
         note = "" if item["kind"] in known else " (not a pipeline or component: skipped)"
         _output.success(f"{item['file']}: {item['kind']}{note}")
+
+
+def _config_if_any(current):
+    """mlops.yaml when one is given or found (a broken one is an error, as for `run`)."""
+    from mlops.config import find_config
+    from mlops.errors import ConfigError
+
+    if current.config_path is None:
+        try:
+            find_config()
+        except ConfigError:
+            return None
+    return current.load()
 
 
 def _yaml_files(folder: Path) -> list[Path]:

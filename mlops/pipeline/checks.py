@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 from mlops.config.checks import did_you_mean
 from mlops.errors import Issue
@@ -20,18 +21,26 @@ LOCAL_UNSUPPORTED_HINT = (
 
 
 def check_job(job: PipelineJob) -> list[Issue]:
-    """Every binding, step-type and required-input problem of `job`, in file order."""
+    """Every binding, step-type and required-input problem of `job`, in file order.
+
+    Issues of severity "warning" are what Azure ML accepts and the local run ignores.
+    """
+    if job.kind == "command":  # one step, bound to the job's own inputs and outputs
+        (step,) = job.root.jobs.values()
+        assert step.component is not None
+        return list(check_command(step.component, ""))
     return list(_pipeline(job.root, prefix=""))
 
 
 def check_component(component: Component) -> list[Issue]:
     """The same checks for a component file on its own (command or pipeline)."""
     if component.kind == "pipeline":
-        return list(_pipeline(component, prefix=""))
+        return list(_pipeline(component, prefix="", in_component=True))
     return list(check_command(component, "command"))
 
 
-def _pipeline(pipeline: Component, prefix: str) -> Iterator[Issue]:
+def _pipeline(pipeline: Component, prefix: str, *, in_component: bool = False) -> Iterator[Issue]:
+    """`in_component`: `pipeline` is a pipeline component (every level below the job is)."""
     for node in pipeline.jobs.values():
         path = f"{prefix}jobs.{node.name}"
         if node.type not in RUNNABLE_TYPES:
@@ -43,7 +52,7 @@ def _pipeline(pipeline: Component, prefix: str) -> Iterator[Issue]:
             continue
         if node.component is None:
             continue
-        yield from _node_inputs(pipeline, node, path)
+        yield from _node_inputs(pipeline, node, path, nested=in_component or bool(prefix))
         yield from _node_outputs(pipeline, node, path)
         if node.component.kind == "pipeline":
             yield from _pipeline(node.component, prefix=f"{path}.component.")
@@ -52,16 +61,23 @@ def _pipeline(pipeline: Component, prefix: str) -> Iterator[Issue]:
     yield from _cycles(pipeline, prefix)
 
 
-def _node_inputs(pipeline: Component, node: Node, path: str) -> Iterator[Issue]:
+def _node_inputs(pipeline: Component, node: Node, path: str, *, nested: bool) -> Iterator[Issue]:
     declared = node.component.inputs
     for name, value in node.inputs.items():
         where = node.input_where.get(name, node.where)
         if name not in declared:
-            yield where.issue(
+            issue = where.issue(
                 f"{path}.inputs.{name}",
                 f"step '{node.name}' gives input '{name}', which its component does not declare",
                 did_you_mean(name, list(declared)) or "declare it under the component's inputs",
             )
+            if nested:  # the SDK accepts it inside a pipeline component; Azure ML ignores it
+                issue = replace(
+                    issue,
+                    message=f"{issue.message}; it is ignored, as Azure ML ignores it",
+                    severity="warning",
+                )
+            yield issue
             continue
         ref = whole_binding(value)
         if ref is None:
@@ -140,21 +156,22 @@ def _node_outputs(pipeline: Component, node: Node, path: str) -> Iterator[Issue]
 def check_command(component: Component, path: str) -> Iterator[Issue]:
     """Bindings of a command: declared inputs and outputs, optional ones in $[[ ]]."""
     where = component.command_where or component.where
+    key = f"{path}.command" if path else "command"
     if not component.command.strip():
-        yield where.issue(f"{path}.command", "the step has no command")
+        yield where.issue(key, "the step has no command")
         return
     for ref in references(component.command):
         text = "${{" + ".".join(ref) + "}}"
         if len(ref) != 2 or ref[0] not in ("inputs", "outputs"):
             yield where.issue(
-                f"{path}.command",
+                key,
                 f"{text} in the command is not ${{{{inputs.NAME}}}} or ${{{{outputs.NAME}}}}",
             )
             continue
         declared = component.inputs if ref[0] == "inputs" else component.outputs
         if ref[1] not in declared:
             yield where.issue(
-                f"{path}.command",
+                key,
                 f"the command uses {text}, but '{ref[1]}' is not a declared {ref[0][:-1]}",
                 did_you_mean(ref[1], list(declared)) or f"declare it under {ref[0]}",
             )
@@ -162,7 +179,7 @@ def check_command(component: Component, path: str) -> Iterator[Issue]:
         decl = component.inputs.get(ref[1]) if ref[0] == "inputs" and len(ref) == 2 else None
         if decl is not None and decl.optional and decl.default is None:
             yield where.issue(
-                f"{path}.command",
+                key,
                 f"optional input '{decl.name}' is used outside a $[[ ... ]] block",
                 f"wrap it so the argument is dropped when absent: $[[--{decl.name}"
                 f" ${{{{inputs.{decl.name}}}}}]]",

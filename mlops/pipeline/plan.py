@@ -67,6 +67,8 @@ class PlannedStep:
     where: Where
     compute: str | None = None
     timeout: float | None = None  # seconds (the step's limits.timeout)
+    #: outputs written to a fixed folder (an `azureml://datastores/...` path), not the run's
+    output_paths: dict[str, Path] = field(default_factory=dict)
     #: where it runs, set by `services.run.prepare`; None: the CLI's own environment
     environment: EnvSpec | None = None
 
@@ -93,9 +95,16 @@ def plan_job(
     overrides: dict[str, str] | None = None,
     data: dict[str, DataAsset] | None = None,
     data_root: Path | None = None,
+    datastores: Path | None = None,
 ) -> RunPlan:
-    """Resolve every input of every step; raise PipelineError listing all that cannot be."""
+    """Resolve every input of every step; raise PipelineError listing all that cannot be.
+
+    An `azureml://datastores/NAME/paths/PATH` output or input is the `local_path` of the
+    `data` entry whose `azure_path` it is, else the folder `datastores/NAME/PATH` (default
+    `.mlops/datastores` beside the job), so a later step or job reads what an earlier wrote.
+    """
     planner = _Planner(job, data or {}, data_root or job.path.parent)
+    planner.datastores = datastores or job.path.parent / ".mlops" / "datastores"
     plan = planner.plan(overrides or {})
     if planner.issues:
         raise PipelineError(
@@ -138,10 +147,19 @@ class _Planner:
                 raw = root.input_values.get(decl.name)
                 values[decl.name] = self._value(decl, raw, root.source.parent, who, where)
         self.run.inputs = values
-        self.run.outputs = self._flatten(root, "", values)
+        paths = {o.name: o.path for o in root.outputs.values() if o.path}
+        self.run.outputs = self._flatten(root, "", values, paths)
         return self.run
 
-    def _flatten(self, pipeline: Component, prefix: str, inputs: dict[str, Value]) -> dict:
+    def _flatten(
+        self,
+        pipeline: Component,
+        prefix: str,
+        inputs: dict[str, Value],
+        out_paths: dict[str, str] | None = None,
+    ) -> dict:
+        """`out_paths`: the `path:` each output of `pipeline` is written to, where it has one."""
+        out_paths = out_paths or {}
         produced: dict[str, dict[str, Upstream]] = {}
         outputs: dict[str, Upstream] = {}
         for name in order(pipeline):
@@ -167,8 +185,9 @@ class _Planner:
                     values[decl.name] = produced.get(ref[2], {}).get(ref[4])
                 else:
                     values[decl.name] = self._value(decl, raw, pipeline.source.parent, who, where)
+            paths = self._output_paths(node, out_paths)
             if component.kind == "pipeline":
-                step_outputs = self._flatten(component, f"{step_id}/", values)
+                step_outputs = self._flatten(component, f"{step_id}/", values, paths)
             else:
                 self.run.steps[step_id] = PlannedStep(
                     id=step_id,
@@ -178,6 +197,11 @@ class _Planner:
                     where=node.where,
                     compute=node.compute or pipeline.settings.get("default_compute"),
                     timeout=node.timeout,
+                    output_paths={
+                        name: folder
+                        for name, raw in paths.items()
+                        if (folder := self._datastore_folder(raw)) is not None
+                    },
                 )
                 step_outputs = {o: Upstream(step_id, o) for o in component.outputs}
             produced[name] = step_outputs
@@ -186,6 +210,34 @@ class _Planner:
                 if ref and ref[:2] == ("parent", "outputs") and output in step_outputs:
                     outputs[ref[2]] = step_outputs[output]
         return outputs
+
+    def _output_paths(self, node: Any, out_paths: dict[str, str]) -> dict[str, str]:
+        """Output name -> `path:` for the outputs of `node` that have one: written on the
+        step (`{type, path}`), on the component, or on the pipeline output it is bound to."""
+        paths = {}
+        for name, decl in (node.component.outputs if node.component else {}).items():
+            raw = node.outputs.get(name)
+            ref = whole_binding(raw)
+            if isinstance(raw, dict) and raw.get("path"):
+                paths[name] = str(raw["path"])
+            elif ref and ref[:2] == ("parent", "outputs") and ref[2] in out_paths:
+                paths[name] = out_paths[ref[2]]
+            elif decl.path:
+                paths[name] = decl.path
+        return paths
+
+    def _datastore_folder(self, raw: str) -> Path | None:
+        """The local folder of an `azureml://datastores/NAME/paths/PATH`; None for other paths."""
+        if not raw.startswith("azureml://datastores/"):
+            return None
+        for asset in self.data.values():
+            if asset.local_path and str(asset.azure_path or "").rstrip("/") == raw.rstrip("/"):
+                return (self.data_root / asset.local_path).resolve()
+        store, _, path = raw.removeprefix("azureml://datastores/").partition("/paths/")
+        parts = [p for p in (store, *path.split("/")) if p]
+        if not store or not path or any(p in (".", "..") for p in parts):
+            return None
+        return self.datastores.joinpath(*parts)
 
     def _override(self, decl: InputDecl, text: str, where: Where) -> Value:
         who = f"--set inputs.{decl.name}"
@@ -243,13 +295,14 @@ class _Planner:
                     )
                     return None
                 return LocalData(path, kind, f"{asset_name}:{version or asset.version}")
-        entry = name or "NAME"
+        folder = self._datastore_folder(raw)
+        if folder is not None and folder.exists():  # written by an earlier job, or copied here
+            return LocalData(folder, kind)
         self.issues.append(
             where.issue(
                 decl.name,
                 f"{who} refers to Azure data {raw}, which mlops.yaml does not map to a local path",
-                f"add to mlops.yaml:\ndata:\n  {entry}:\n    local_path: data/...\n"
-                f"    azure_path: {raw}",
+                _data_hint(raw, name, version),
             )
         )
         return None
@@ -286,6 +339,50 @@ def _consumers(pipeline: Component) -> dict[str, list[str]]:
             if ref and ref[:2] == ("parent", "inputs") and len(ref) == 3:
                 users.setdefault(ref[2], []).append(node.name)
     return users
+
+
+def _data_hint(raw: str, name: str | None, version: str | None) -> str:
+    """The mlops.yaml entry that maps `raw` to a local copy, with the key each kind needs
+    (see `mlops.config.project.DataAsset`): a data asset is found by its entry's name (and
+    `version`), any other reference by its `azure_path`; the local copy is `local_path`."""
+    if name is not None:  # azureml:NAME:VERSION or azureml:NAME@latest
+        pinned = f"    version: '{version}'\n" if version and version != "latest" else ""
+        return (
+            f"add to mlops.yaml the data asset {name}, with a local copy of it:\ndata:\n"
+            f"  {name}:\n    local_path: data/...\n{pinned}    azure_path: {raw}"
+        )
+    if raw.startswith(("https://", "http://")):
+        file = raw.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "download"
+        entry = _entry_name(file)
+        return (
+            f"a web URL is not read at run time: download it to a local file (for example"
+            f" `curl -fL -o data/{file} '{raw}'`), then point local_path at that file in"
+            f" mlops.yaml:\ndata:\n  {entry}:\n    local_path: data/{file}\n"
+            f"    azure_path: {raw}"
+        )
+    if raw.startswith("azureml://datastores/"):
+        store, _, path = raw.removeprefix("azureml://datastores/").partition("/paths/")
+        return (
+            f"copy the data to .mlops/datastores/{store}/{path.rstrip('/')} (where a job whose"
+            " output has this path writes it), or add to mlops.yaml:\ndata:\n  NAME:\n"
+            f"    local_path: data/...\n    azure_path: {raw}"
+        )
+    if raw.startswith("azureml://"):
+        return (
+            "copy the data here and add to mlops.yaml:\ndata:\n  NAME:\n"
+            f"    local_path: data/...\n    azure_path: {raw}"
+        )
+    return (  # abfss://, wasbs://, adl://: storage paths
+        "copy the data here (for example with azcopy) and add to mlops.yaml:\ndata:\n"
+        f"  NAME:\n    local_path: data/...\n    azure_path: {raw}"
+    )
+
+
+def _entry_name(file: str) -> str:
+    """A data entry name from a file name: its stem, lowercase, in the characters names use."""
+    stem = file.split(".", 1)[0].lower()
+    name = "".join(c if c.isalnum() else "-" for c in stem).strip("-")
+    return name or "NAME"
 
 
 def _asset_reference(raw: str) -> tuple[str | None, str | None]:

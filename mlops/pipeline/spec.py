@@ -50,6 +50,7 @@ class InputDecl:
 class OutputDecl:
     name: str
     type: str = "uri_folder"
+    path: str | None = None  # `path:` as written, e.g. azureml://datastores/NAME/paths/...
 
 
 @dataclass
@@ -115,6 +116,104 @@ class PipelineJob:
     root: Component
     experiment_name: str | None
     display_name: str | None
+    #: "pipeline", or "command" for a command job run as a one-step pipeline
+    kind: str = "pipeline"
+    #: what Azure ML accepts but the local run ignores (set by the checks)
+    warnings: list[Issue] = field(default_factory=list)
+
+
+def load_job(path: Path) -> PipelineJob:
+    """Read a pipeline job or a command job file; a command job becomes a one-step pipeline.
+
+    The command job's inputs become the pipeline's inputs, bound to the one step of the
+    same name; its outputs become the pipeline's outputs. The step is named after the job
+    (`name:`, else the file name), so its outputs and MLflow child run are where a one-step
+    pipeline's would be.
+    """
+    data = read_yaml(path)
+    if is_component_file(data):
+        kind = "pipeline component" if data.get("type") == "pipeline" else "command component"
+        raise NotAJobError(
+            f"{path.name} is a {kind}, not a job",
+            hint="run the pipeline job that uses it; a file to run on its own is a pipeline job"
+            " or a command job (its $schema names pipelineJob or commandJob)",
+            issues=[Where(path).issue("$schema", f"this file is a {kind}, not a job")],
+        )
+    kind = data.get("type")
+    if kind == "command" or (kind is None and "command" in data):  # command: Azure's default
+        return _command_job(data, path)
+    if kind is None:
+        raise NotAJobError(
+            f"{path.name} is not an Azure ML job: it has no `type:` and no `command:`",
+            hint="pass a pipeline job (type: pipeline) or a command job (type: command)",
+            issues=[Where(path).issue("type", "expected 'type: pipeline' or 'type: command'")],
+        )
+    return load_pipeline_job(path)
+
+
+class NotAJobError(PipelineError):
+    """A component file given where a job file is expected."""
+
+
+def is_component_file(data: CommentedMap) -> bool:
+    """Whether the file's `$schema` names a component (a command or pipeline component)."""
+    return "Component" in str(data.get("$schema", ""))
+
+
+def _command_job(data: CommentedMap, path: Path) -> PipelineJob:
+    where = Where(path)
+    step = _job_step_name(data, path)
+    command = _command(data, path, where, inline=True)
+    # what the command does, not the values it is given: inputs are keyed on their values
+    command.definition = json.dumps(
+        {
+            k: _plain(v)
+            for k, v in data.items()
+            if k not in ("code", "display_name", "experiment_name", "name", "description", "tags")
+        }
+        | {"inputs": {n: d.type for n, d in command.inputs.items()}},
+        sort_keys=True,
+        default=str,
+    )
+    raw_outputs = data.get("outputs") or {}
+    node = Node(
+        name=step,
+        type="command",
+        where=where,
+        component=command,
+        inputs={name: f"${{{{parent.inputs.{name}}}}}" for name in command.inputs},
+        outputs={name: f"${{{{parent.outputs.{name}}}}}" for name in command.outputs},
+        input_where=dict(command.input_where),
+        output_where={k: _at(raw_outputs, k, path) for k in raw_outputs},
+        compute=_plain(data.get("compute")),
+        timeout=_timeout(data.get("limits")),
+    )
+    root = Component(
+        kind="pipeline",
+        source=path,
+        where=where,
+        name=data.get("name"),
+        inputs=dict(command.inputs),
+        input_where=dict(command.input_where),
+        outputs=dict(command.outputs),
+        jobs={step: node},
+        input_values={name: _plain(v) for name, v in (data.get("inputs") or {}).items()},
+    )
+    return PipelineJob(
+        path=path,
+        root=root,
+        experiment_name=data.get("experiment_name"),
+        display_name=data.get("display_name"),
+        kind="command",
+    )
+
+
+def _job_step_name(data: CommentedMap, path: Path) -> str:
+    """The job's `name:` when it is a usable folder name, else the file's stem."""
+    name = str(data.get("name") or "")
+    if name and all(c.isalnum() or c in "_-" for c in name):
+        return name
+    return path.stem
 
 
 def load_pipeline_job(path: Path) -> PipelineJob:
@@ -242,7 +341,8 @@ def _output_declarations(data: Any) -> dict[str, OutputDecl]:
     outputs = {}
     for name, spec in (data or {}).items():
         kind = spec.get("type", "uri_folder") if isinstance(spec, dict) else "uri_folder"
-        outputs[name] = OutputDecl(name, str(kind))
+        path = spec.get("path") if isinstance(spec, dict) else None
+        outputs[name] = OutputDecl(name, str(kind), None if path is None else str(path))
     return outputs
 
 

@@ -20,6 +20,7 @@ from mlops.pipeline.plan import RunPlan, plan_job
 
 if TYPE_CHECKING:
     from mlops.backends.local.tracking import Tracking
+    from mlops.pipeline.spec import PipelineJob
 
 #: the default of `mlops run --env-mode` (isolated when unset)
 ENV_MODE_VARIABLE = "MLOPS_ENV_MODE"
@@ -179,13 +180,36 @@ def prepare(
     from mlops.services.pipelines import load_checked_job
 
     check_overrides(overrides)
-    chosen = env_mode(mode)
+    env_mode(mode)  # a bad mode is bad input, before the pipeline is read
     path = pipeline_path(loaded, pipeline)
     job = load_checked_job(path, cache_dir=state_dir(loaded) / "cache")
-    provided = provided_inputs(loaded, run_id, force_register=force_register)
+    return plan_run(loaded, job, overrides, run_id=run_id, force_register=force_register, mode=mode)
+
+
+def plan_run(
+    loaded: LoadedConfig | None,
+    job: PipelineJob,
+    overrides: dict[str, str],
+    *,
+    run_id: str,
+    force_register: bool = False,
+    mode: str | None = None,
+) -> RunPlan:
+    """Plan a checked `job` as `prepare` does: every input resolved (Azure data through the
+    `data:` section of `loaded`, when there is a mlops.yaml) and every environment resolved,
+    none built. `mlops validate` calls it too, so that it rejects what `mlops run` rejects."""
+    chosen = env_mode(mode)
+    data, data_root = ({}, job.path.parent) if loaded is None else (loaded.config.data, loaded.root)
+    provided = (
+        {} if loaded is None else provided_inputs(loaded, run_id, force_register=force_register)
+    )
     declared = {k: v for k, v in provided.items() if k in job.root.inputs}
     plan = plan_job(
-        job, overrides={**declared, **overrides}, data=loaded.config.data, data_root=loaded.root
+        job,
+        overrides={**declared, **overrides},
+        data=data,
+        data_root=data_root,
+        datastores=None if loaded is None else state_dir(loaded) / "datastores",
     )
     resolve_environments(plan, chosen)
     return plan

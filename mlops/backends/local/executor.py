@@ -200,7 +200,9 @@ class Executor:
         component = step.component
         inputs = {name: self._input_text(value) for name, value in step.inputs.items()}
         key = self._reuse_key(step)
-        cacheable = self.ctx.use_cache and component.is_deterministic
+        # an output in a fixed folder is overwritten by every run: a reused result could
+        # point at another run's data
+        cacheable = self.ctx.use_cache and component.is_deterministic and not step.output_paths
         tags = {PIPELINE_TAG: self.ctx.run_id, STEP_TAG: step.id}
         if cacheable and (hit := self.ctx.cache.get(key)) is not None:
             mlflow_run = self.ctx.tracking.start(
@@ -223,7 +225,9 @@ class Executor:
 
         step_dir = self.ctx.run_dir / step.id
         step_dir.mkdir(parents=True, exist_ok=True)
-        outputs = {name: step_dir / "outputs" / name for name in step.outputs}
+        outputs = {
+            name: step.output_paths.get(name, step_dir / "outputs" / name) for name in step.outputs
+        }
         for folder in outputs.values():
             folder.mkdir(parents=True, exist_ok=True)
         values = {("inputs", k): v for k, v in inputs.items()}
