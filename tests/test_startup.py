@@ -63,6 +63,7 @@ def test_help_does_not_even_import_pydantic():
         "mlops.plan.rollout",
         "mlops.render.endpoint",
         "mlops.environments.spec",
+        "mlops.pipeline.model",
         "mlops.gate",
     ],
 )
