@@ -17,10 +17,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -28,33 +26,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
-
-
-def _mlops(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [str(BIN / "mlops"), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"mlops {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} never answered")
+from _serving import BIN, free_port, mlops, wait
 
 
 def _load(url: str, body: bytes, requests: int, concurrency: int) -> dict[str, float]:
@@ -111,15 +83,15 @@ def main() -> None:
     servers: list[subprocess.Popen] = []
     results: dict[str, dict[str, float]] = {}
     try:
-        _mlops("init", str(root), cwd=root.parent)
-        _mlops("run", cwd=root)
-        endpoint = json.loads(_mlops("deploy", "--env", "local", "-o", "json", cwd=root))
+        mlops("init", str(root), cwd=root.parent)
+        mlops("run", cwd=root)
+        endpoint = json.loads(mlops("deploy", "--env", "local", "-o", "json", cwd=root))
         sample = json.loads((root / "src" / "diagnosis" / "sample_request.json").read_text())
         model_dir = next((Path(endpoint["folder"]) / "azureml-models").rglob("MLmodel")).parent
 
         targets = {"mlops deploy --env local": (endpoint["url"], {"data": sample["data"]})}
         for workers in (None, str(os.cpu_count() or 1)):
-            port = _free_port()
+            port = free_port()
             command = [str(BIN / "mlflow"), "models", "serve", "-m", str(model_dir)]
             command += ["--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
             name = "mlflow models serve"
@@ -135,7 +107,7 @@ def main() -> None:
                     start_new_session=True,
                 )
             )
-            _wait(f"http://127.0.0.1:{port}/ping")
+            wait(f"http://127.0.0.1:{port}/ping")
             url = f"http://127.0.0.1:{port}/invocations"
             targets[name] = (url, {"dataframe_records": sample["data"]})
 

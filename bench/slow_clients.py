@@ -29,38 +29,13 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-BIN = Path(sys.executable).parent
+from _serving import BIN, free_port, mlops, wait
+
 TIMEOUT = 10.0
 BARE_SERVER = (
     "import sys; from azureml_inference_server_http import amlserver;"
     " amlserver.DEFAULT_HOST = '127.0.0.1'; amlserver.run()"
 )
-
-
-def _mlops(*args: str, cwd: Path) -> str:
-    done = subprocess.run(
-        [str(BIN / "mlops"), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"mlops {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done.stdout
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except OSError:
-            time.sleep(0.3)
-    raise SystemExit(f"{url} never answered")
 
 
 def _slow_clients(port: int, count: int) -> list[socket.socket]:
@@ -129,9 +104,9 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     try:
         if scratch is not None:
-            _mlops("init", str(root), cwd=scratch)
-            _mlops("run", cwd=root)
-        endpoint = json.loads(_mlops("deploy", "--env", "local", "-o", "json", cwd=root))
+            mlops("init", str(root), cwd=scratch)
+            mlops("run", cwd=root)
+        endpoint = json.loads(mlops("deploy", "--env", "local", "-o", "json", cwd=root))
         body = (root / "src" / "diagnosis" / "sample_request.json").read_bytes()
         results["mlops deploy --env local"] = _scenario(
             endpoint["url"], endpoint["port"], body, args.runs, args.slow
@@ -139,7 +114,7 @@ def main() -> None:
 
         model_dir = Path(endpoint["folder"]) / "azureml-models" / endpoint["model"]
         model_dir /= endpoint["version"]
-        port = _free_port()
+        port = free_port()
         workers = os.environ.get("MLOPS_SERVER_WORKERS", str(os.cpu_count() or 1))
         command = [sys.executable, "-c", BARE_SERVER, "--entry_script"]
         command += [str(root / "src" / "diagnosis" / "score.py"), "--model_dir", str(model_dir)]
@@ -156,7 +131,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
-        _wait(f"http://127.0.0.1:{port}/")
+        wait(f"http://127.0.0.1:{port}/")
         results[f"bare server, {workers} sync workers"] = _scenario(
             f"http://127.0.0.1:{port}/score", port, body, args.runs, args.slow
         )

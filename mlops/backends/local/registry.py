@@ -65,8 +65,9 @@ class Registry:
 
         from mlops.gate import CHAMPION
 
+        versions = self.versions(name)
         if alias == CHAMPION:
-            version = next((v.version for v in self.versions(name) if CHAMPION in v.aliases), None)
+            version = next((v.version for v in versions if CHAMPION in v.aliases), None)
             if version is None:
                 return None
             alias = None
@@ -77,7 +78,7 @@ class Registry:
                 found = self._client.get_model_version(name, str(version))
         except MlflowException:
             return None
-        record = next((v for v in self.versions(name) if v.version == str(found.version)), None)
+        record = next((v for v in versions if v.version == str(found.version)), None)
         if record is None:
             return None
         return ModelVersion(**{**record.__dict__, "gate_report": self._report(record.run_id)})

@@ -13,10 +13,8 @@ the child exits by itself when its parent is gone (a SIGKILLed `mlops run` leave
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +22,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from mlops.backends.local.processes import free_port, stop_group
 from mlops.errors import BackendError
 
 #: how long the server may take to answer /health (it imports MLflow: about 2.5 s here)
@@ -49,7 +48,7 @@ class TrackingServer:
     def start(cls, store_uri: str, artifact_root: str, log: Path) -> TrackingServer:
         """Start the server over `store_uri` (already created: `tracking.open_client` ran) on a
         free port; its output goes to `log`."""
-        port = _free_port()
+        port = free_port()
         log.parent.mkdir(parents=True, exist_ok=True)
         with log.open("wb") as sink:
             process = subprocess.Popen(
@@ -95,20 +94,8 @@ class TrackingServer:
         """SIGTERM the server's process group, SIGKILL after STOP_GRACE seconds."""
         if self.process.returncode is not None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        stop_group(self.process.pid, STOP_GRACE)
+        self.process.wait()
 
 
 def _server_environment() -> dict[str, str]:
