@@ -207,9 +207,12 @@ def test_serve_runs_the_same_server_in_the_foreground(project):
 def test_package_writes_a_build_context_like_azure_ml_builds(project, tmp_path):
     built = cli_json("package", "--model", "demo:1", "--out", str(tmp_path / "ctx"))
     files = set(built["files"])
-    assert {"Dockerfile", "conda.yaml", "code/diagnosis/score.py"} <= files
+    assert {"Dockerfile", "code/diagnosis/score.py"} <= files
     assert "azureml-models/demo/1/model/MLmodel" in files
     dockerfile = (tmp_path / "ctx" / "Dockerfile").read_text()
-    assert dockerfile.splitlines()[4].startswith("FROM mcr.microsoft.com/azureml/")
+    # the image of deployment.environment (default: the curated scikit-learn 1.5), as the
+    # local endpoint resolves it: tests/environments/test_serving.py serves from its pins
+    assert built["base_image"] == "mcr.microsoft.com/azureml/curated/sklearn-1.5:latest"
+    assert dockerfile.splitlines()[4] == f"FROM {built['base_image']}"
     assert "AZUREML_MODEL_DIR=/var/azureml-app/azureml-models/demo/1" in dockerfile
-    assert "azureml-inference-server-http==" in (tmp_path / "ctx" / "conda.yaml").read_text()
+    assert "USER azureml-app" in dockerfile

@@ -45,6 +45,26 @@ OutputOption = Annotated[
     Output | None,
     typer.Option("--output", "-o", help=_OUTPUT_HELP, case_sensitive=False, show_default=False),
 ]
+EnvModeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env-mode",
+        help="Locally: isolated (each step in the environment its component declares, the local"
+        " server in deployment.environment, each built once with uv and cached) or current"
+        " (all in this CLI's environment). Default: $MLOPS_ENV_MODE, else isolated.",
+        show_default=False,
+    ),
+]
+ServingEnvModeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--env-mode",
+        help="Locally: isolated (the server runs in deployment.environment, built once with uv"
+        " and cached, as the deployment's image holds it) or current (this CLI's environment)."
+        " Default: $MLOPS_ENV_MODE, else isolated.",
+        show_default=False,
+    ),
+]
 VerboseOption = Annotated[
     int, typer.Option("--verbose", "-v", count=True, help="More detail on stderr (-vv: debug).")
 ]

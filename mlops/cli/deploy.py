@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from mlops.cli import _output
-from mlops.cli._options import ConfigOption, OutputOption, session
+from mlops.cli._options import ConfigOption, OutputOption, ServingEnvModeOption, session
 
 
 class LocalEnv(StrEnum):
@@ -58,15 +58,18 @@ def deploy(
             help="Azure: print the endpoint and deployment YAML (Azure ML CLI v2) and stop.",
         ),
     ] = False,
+    env_mode: ServingEnvModeOption = None,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
     """Serve a model: locally in azureml-inference-server-http, or blue/green on Azure ML.
 
     Locally, the model files are laid out as Azure ML lays them out (AZUREML_MODEL_DIR) and
-    the server is the one Azure ML online endpoints run; a new version starts beside the
-    old one, which stops only once the new one is healthy. Deploys of one endpoint take
-    turns; request bodies over deployment.max_request_bytes get 413.
+    the server is the one Azure ML online endpoints run, in deployment.environment (a
+    curated environment's published pins: what the deployment's image holds); a new
+    version starts beside the old one, which stops only once the new one is healthy.
+    Deploys of one endpoint take turns; request bodies over deployment.max_request_bytes
+    get 413.
 
     On Azure (--env test, --env prod): a managed online endpoint, or a Kubernetes one on
     the platform's AKS with deployment.target: kubernetes. The new deployment starts at 0%
@@ -81,6 +84,8 @@ def deploy(
 
       mlops deploy --env local --stop
 
+      mlops deploy --env local --env-mode current
+
       mlops deploy --env test --model diagnosis:3
 
       mlops deploy --env prod --model diagnosis:3 --dry-run
@@ -90,10 +95,14 @@ def deploy(
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     if env != "local":
-        if port is not None:
-            from mlops.errors import BadInputError
+        for given, flag, why in (
+            (port, "--port", "Azure ML picks the endpoint's address"),
+            (env_mode, "--env-mode", "Azure ML builds the deployment's environment"),
+        ):
+            if given is not None:
+                from mlops.errors import BadInputError
 
-            raise BadInputError("--port is for --env local", hint="drop --port")
+                raise BadInputError(f"{flag} is for --env local: {why}", hint=f"drop {flag}")
         _deploy_azure(current, loaded, env, model, dry_run)
         return
     if dry_run:
@@ -107,13 +116,18 @@ def deploy(
         _stop_local(current, loaded)
         return
     progress = (lambda m: None) if current.json else (lambda m: _output.stderr().print(f"  {m}"))
-    endpoint, started = service.deploy_local(loaded, model, port=port, progress=progress)
+    endpoint, started = service.deploy_local(
+        loaded, model, port=port, mode=env_mode, progress=progress
+    )
     if current.json:
         _output.emit_json({"ok": True, **endpoint.to_dict(), "already_serving": not started})
         return
     verb = "serving" if started else "already serving"
     _output.success(f"{verb} {endpoint.model}:{endpoint.version} at {endpoint.url}")
-    _output.stderr().print(f"  swagger: {endpoint.swagger}\n  log: {endpoint.log}")
+    _output.stderr().print(
+        f"  environment: {endpoint.environment or service.CURRENT}\n"
+        f"  swagger: {endpoint.swagger}\n  log: {endpoint.log}"
+    )
 
 
 def _stop_local(current, loaded) -> None:
@@ -291,22 +305,26 @@ def serve(
     ctx: typer.Context,
     model: ModelOption = None,
     port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5001,
+    env_mode: ServingEnvModeOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Run the local inference server in the foreground (Ctrl-C stops it).
 
-    The same server, model layout and scoring script as `mlops deploy --env local`. Exit 1
-    when the port is taken; SIGTERM, SIGINT or SIGHUP stop the server's whole process tree.
+    The same server, environment, model layout and scoring script as `mlops deploy --env
+    local`. Exit 1 when the port is taken; SIGTERM, SIGINT or SIGHUP stop the server's whole
+    process tree.
 
     [bold]Examples[/bold]
 
       mlops serve --model diagnosis@champion --port 5001
+
+      mlops serve --env-mode current
     """
     from mlops.services import deploy as service
 
     loaded = session(ctx, config=config).load()
     code = service.serve_foreground(
-        loaded, model, port, progress=lambda m: _output.stderr().print(f"  {m}")
+        loaded, model, port, mode=env_mode, progress=lambda m: _output.stderr().print(f"  {m}")
     )
     if code > 128:  # stopped by a signal: 130 for Ctrl-C, as every command
         raise typer.Exit(code)
@@ -331,8 +349,9 @@ def package(
 ) -> None:
     """Write a container build context for a registered model, as Azure ML would build it.
 
-    Dockerfile on Azure ML's inference base image, the model's conda environment with the
-    inference server, the scoring code and the model under AZUREML_MODEL_DIR.
+    A Dockerfile on the image of deployment.environment (a curated environment, as
+    Microsoft publishes it: the packages the local endpoint runs with), the scoring code and
+    the model under AZUREML_MODEL_DIR.
 
     [bold]Examples[/bold]
 
@@ -346,11 +365,19 @@ def package(
     built = build_context(current.load(), model, out)
     if current.json:
         _output.emit_json(
-            {"ok": True, "folder": str(built.folder), "image": built.image, "files": built.files}
+            {
+                "ok": True,
+                "folder": str(built.folder),
+                "image": built.image,
+                "base_image": built.base_image,
+                "environment": built.environment,
+                "files": built.files,
+            }
         )
         return
     _output.success(f"wrote the build context of {built.image} to {built.folder}")
     _output.stderr().print(
+        f"  on {built.base_image}: {built.environment}\n"
         f"  docker build -t {built.image} {built.folder}\n"
         f"  docker run --rm -p 5001:5001 {built.image}\n"
         "  curl -H 'Content-Type: application/json' -d @request.json"

@@ -8,7 +8,13 @@ from typing import Annotated
 import typer
 
 from mlops.cli import _output
-from mlops.cli._options import ConfigOption, OutputOption, VerboseOption, session
+from mlops.cli._options import (
+    ConfigOption,
+    EnvModeOption,
+    OutputOption,
+    VerboseOption,
+    session,
+)
 
 
 def run(
@@ -62,16 +68,7 @@ def run(
             show_default=False,
         ),
     ] = None,
-    env_mode: Annotated[
-        str | None,
-        typer.Option(
-            "--env-mode",
-            help="Locally: isolated (each step in the environment its component declares,"
-            " built once with uv and cached) or current (every step in this CLI's environment)."
-            " Default: $MLOPS_ENV_MODE, else isolated.",
-            show_default=False,
-        ),
-    ] = None,
+    env_mode: EnvModeOption = None,
     verbose: VerboseOption = 0,
     config: ConfigOption = None,
     output: OutputOption = None,

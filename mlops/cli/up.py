@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from mlops.cli import _output
-from mlops.cli._options import ConfigOption, OutputOption, session
+from mlops.cli._options import ConfigOption, EnvModeOption, OutputOption, session
 
 LINEAGE = ("git_commit", "git_branch", "dataset_name", "dataset_version", "build_id")
 
@@ -17,6 +17,7 @@ def up(
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Run every pipeline step, even unchanged ones.")
     ] = False,
+    env_mode: EnvModeOption = None,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
@@ -24,11 +25,15 @@ def up(
 
     Runs model.pipeline from mlops.yaml (unchanged steps are reused), deploys the champion
     in azureml-inference-server-http on 127.0.0.1 (or keeps it when it already serves that
-    version) and sends the sample request. Exit 1 when any stage fails.
+    version) and sends the sample request. Each step runs in the environment its component
+    declares and the server in deployment.environment, each built once with uv and cached
+    (--env-mode current: all in this CLI's environment). Exit 1 when any stage fails.
 
     [bold]Examples[/bold]
 
       mlops up
+
+      mlops up --env-mode current
 
       mlops up --output json
     """
@@ -53,7 +58,12 @@ def up(
 
     try:
         summary = run_up(
-            loaded, use_cache=not no_cache, on_plan=on_plan, on_event=on_event, progress=progress
+            loaded,
+            use_cache=not no_cache,
+            mode=env_mode,
+            on_plan=on_plan,
+            on_event=on_event,
+            progress=progress,
         )
     finally:
         for view in views:

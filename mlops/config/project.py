@@ -91,7 +91,8 @@ class Deployment(Section):
         description="Azure ML environment the online deployment runs the scoring script in"
         " (it must hold azureml-inference-server-http and the model's libraries); default:"
         " the curated scikit-learn 1.5 environment (from the azureml registry for managed"
-        " endpoints, the workspace's copy for Kubernetes ones).",
+        " endpoints, the workspace's copy for Kubernetes ones). The local endpoint runs in it"
+        " and `mlops package` builds on its image.",
     )
     auth_mode: Literal["key", "aad_token"] = Field(
         "key", description="How clients authenticate: endpoint key or Entra token."

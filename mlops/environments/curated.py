@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MCR = "mcr.microsoft.com"
 _ASSETS = "https://github.com/Azure/azureml-assets/blob/main/assets/training/general/environments"
 
 #: azureml-core (in every image below) imports `pkg_resources`, which setuptools removed in
@@ -36,6 +37,14 @@ class Curated:
     @property
     def name(self) -> str:
         return f"AzureML-{self.asset}"
+
+    @property
+    def image(self) -> str:
+        """The image Microsoft publishes the environment as: each asset's `environment.yaml`
+        names it `azureml/curated/<asset>` with `publish: location: mcr, visibility: public`
+        (e.g. https://github.com/Azure/azureml-assets/blob/main/assets/training/general/
+        environments/sklearn-1.5/environment.yaml); `latest` is what the snapshot tracks."""
+        return f"{MCR}/azureml/curated/{self.asset}:latest"
 
 
 CURATED: dict[str, Curated] = {

@@ -47,6 +47,7 @@ class EnvSpec:
     requirements: tuple[str, ...] = ()
     source: str = ""
     notice: str | None = None
+    image: str | None = None  # the image Azure ML runs it as, when known (not in the digest)
 
     @property
     def isolated(self) -> bool:
@@ -85,6 +86,7 @@ class EnvSpec:
             "requirements": list(self.requirements),
             "source": self.source,
             "notice": self.notice,
+            "image": self.image,
         }
 
 
@@ -160,6 +162,7 @@ def _curated(curated: Curated, version: str | None, reference: str) -> EnvSpec:
         _normalized([*translated.requirements, *curated.pip]),
         source=f"{reference} ({curated.snapshot})",
         notice=notice,
+        image=curated.image,
     )
 
 
@@ -183,6 +186,7 @@ def _inline(environment: dict[str, Any], base: Path, shown: str) -> EnvSpec:
         )
     return EnvSpec(
         "image",
+        image=str(image) if image else None,
         source=f"{shown}: {what}",
         notice=f"{shown} runs in the current environment: {what} needs Docker to rebuild;"
         " add a conda_file to run it in its own environment",

@@ -11,11 +11,17 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlops.config import LoadedConfig
-from mlops.errors import BackendError, ConfigError, NotFoundError
+from mlops.config import LoadedConfig, display_path
+from mlops.errors import BackendError, ConfigError, NotFoundError, PipelineError
 from mlops.services.run import state_dir
+
+if TYPE_CHECKING:
+    from mlops.environments import EnvSpec
+
+#: what a local endpoint or `mlops serve` runs in when --env-mode is current
+CURRENT = "current"
 
 
 def scoring_code(loaded: LoadedConfig) -> tuple[Path, Path]:
@@ -40,6 +46,55 @@ def scoring_code(loaded: LoadedConfig) -> tuple[Path, Path]:
     while (root / "__init__.py").exists():
         root = root.parent
     return root, script
+
+
+def serving_environment(
+    loaded: LoadedConfig, mode: str | None = None, *, hint: str | None = None
+) -> EnvSpec:
+    """deployment.environment resolved as a pipeline step's environment is, so the local
+    endpoint runs in what the Azure deployment's image holds: a curated environment's
+    published pins. `mode` as for `mlops run` ("current": the CLI's own environment).
+
+    Raises ConfigError, located in mlops.yaml, for an environment this machine cannot
+    rebuild (one registered in a workspace), with `hint` or a hint for serving."""
+    from mlops.environments import resolve
+    from mlops.services.run import env_mode
+
+    chosen = env_mode(mode)
+    reference = loaded.config.deployment.environment
+    try:
+        return resolve(reference, base=loaded.root, file=loaded.path, mode=chosen)  # type: ignore[arg-type]
+    except PipelineError as exc:
+        hint = hint or (
+            "serve it in this CLI's environment: --env-mode current (or MLOPS_ENV_MODE=current),"
+            " or use a curated environment, e.g. deployment.environment:"
+            " azureml://registries/azureml/environments/sklearn-1.5/labels/latest"
+        )
+        shown = f"{display_path(loaded.path)}: "
+        problem = exc.message.removeprefix(shown)
+        issue = loaded.issue(("deployment", "environment"), problem, hint)
+        raise ConfigError(
+            f"{display_path(loaded.path)} names a deployment.environment this machine cannot"
+            " rebuild",
+            hint=hint,
+            issues=[issue],
+        ) from None
+
+
+def serving_bin(
+    spec: EnvSpec, progress: Callable[[str], None] = lambda message: None
+) -> Path | None:
+    """The `bin` folder the server runs from (built once, cached as steps' environments
+    are); None for the CLI's own environment."""
+    from mlops.environments.builder import ensure
+
+    return ensure(spec, on_progress=progress, used_by="mlops.yaml deployment.environment")
+
+
+def environment_label(spec: EnvSpec) -> str:
+    """How an endpoint's environment is recorded and shown: a built environment's digest
+    (so a changed environment redeploys), else "current"."""
+    return spec.digest[:12] if spec.isolated else CURRENT
 
 
 def model_name(loaded: LoadedConfig) -> str:
@@ -70,26 +125,33 @@ def deploy_local(
     reference: str | None = None,
     *,
     port: int | None = None,
+    mode: str | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> tuple[Any, bool]:
-    """Serve a registered version locally; (endpoint, started) where started is False when
-    that version was already serving and healthy (on the requested port, if one is given).
+    """Serve a registered version locally, in deployment.environment (see
+    `serving_environment`); (endpoint, started) where started is False when that version was
+    already serving healthy in the same environment (on the requested port, if one is given).
 
     Deploys of one endpoint take turns, so two at once leave one healthy server."""
-    from mlops.backends.local.serving import HEALTHY, ServerSpec
+    from mlops.backends.local.serving import HEALTHY, ServerSpec, server_shim
     from mlops.services.models import registry
 
+    spec = serving_environment(loaded, mode)
     version = resolve_model(loaded, reference)
     name = endpoint_name(loaded)
     local = endpoints(loaded)
     code_root, script = scoring_code(loaded)
     state = state_dir(loaded)
     max_bytes = loaded.config.deployment.max_request_bytes
+    label = environment_label(spec)
+    bin_dir = serving_bin(spec, progress)  # before the lock: a build may take a while
+    shim = server_shim(local.folder / ".server") if bin_dir is not None else None
     with local.lock(name, progress=progress):
         current = local.get(name)
-        same = current is not None and (current.model, current.version) == (
+        same = current is not None and (current.model, current.version, current.environment) == (
             version.name,
             version.version,
+            label,
         )
         if same and port in (None, current.port) and local.status(current) == HEALTHY:
             return current, False
@@ -98,13 +160,14 @@ def deploy_local(
             version.name,
             version.version,
             lambda model_dir, chosen: ServerSpec(
-                code_root, script, model_dir, _workers(), chosen, max_bytes
+                code_root, script, model_dir, _workers(), chosen, max_bytes, bin_dir, shim
             ),
             fetch_model=lambda model_dir: registry(state).download(
                 version.name, version.version, model_dir
             ),
             port=port,
             progress=progress,
+            environment=label,
         )
     return endpoint, True
 
@@ -244,6 +307,7 @@ def serve_foreground(
     reference: str | None,
     port: int,
     *,
+    mode: str | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> int:
     """The same server as a local deployment, in the foreground, until it exits or this process
@@ -253,10 +317,11 @@ def serve_foreground(
     from filelock import FileLock
 
     from mlops.backends.local import processes
-    from mlops.backends.local.serving import ServerSpec
+    from mlops.backends.local.serving import ServerSpec, server_shim
     from mlops.services.models import registry
 
     processes.ensure_port_free(port)
+    spec = serving_environment(loaded, mode)
     version = resolve_model(loaded, reference)
     code_root, script = scoring_code(loaded)
     serve = state_dir(loaded) / "serve"
@@ -265,8 +330,17 @@ def serve_foreground(
     with FileLock(serve / ".lock"):  # two `mlops serve` at once download it once
         if not any(model_dir.rglob("MLmodel")):
             registry(state_dir(loaded)).download(version.name, version.version, model_dir)
-    spec = ServerSpec(
-        code_root, script, model_dir, _workers(), port, loaded.config.deployment.max_request_bytes
+    bin_dir = serving_bin(spec, progress)
+    server = ServerSpec(
+        code_root,
+        script,
+        model_dir,
+        _workers(),
+        port,
+        loaded.config.deployment.max_request_bytes,
+        bin_dir,
+        server_shim(serve / ".server") if bin_dir is not None else None,
     )
-    progress(f"serving {version.name}:{version.version} at http://127.0.0.1:{port}/score")
-    return processes.run_foreground(spec.command(), cwd=code_root, env=spec.environment())
+    where = spec.source if spec.isolated else "this CLI's environment"
+    progress(f"serving {version.name}:{version.version} at {server.url} in {where}")
+    return processes.run_foreground(server.command(), cwd=code_root, env=server.environment())

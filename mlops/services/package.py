@@ -1,6 +1,9 @@
 """`mlops package`: a container build context equivalent to what Azure ML builds for a
-managed online deployment: its inference base image, the model's conda environment plus the
-inference server, the scoring code and the model laid out under AZUREML_MODEL_DIR.
+managed online deployment: the image of deployment.environment (a curated environment, as
+Microsoft publishes it), the scoring code and the model laid out under AZUREML_MODEL_DIR.
+
+The environment is resolved as the local endpoint resolves it (`deploy.serving_environment`),
+so the server that `mlops deploy --env local` runs has the packages of the image's conda file.
 
 The scoring code is copied as Azure ML snapshots it (`mlops.ignore`: `.amlignore`, else
 `.gitignore`, at the code folder's root), and a `.dockerignore` carries the same rules.
@@ -15,7 +18,6 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version as version_of
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,17 +25,21 @@ from mlops.config import LoadedConfig, display_path
 from mlops.config.checks import printable
 from mlops.errors import BadInputError
 from mlops.ignore import Snapshot
-from mlops.serialize import dump_yaml
 from mlops.services import deploy
 from mlops.services.run import state_dir
 
 if TYPE_CHECKING:
     from mlops.backends.local.registry import ModelVersion
 
-BASE_IMAGE = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:latest"
 APP = "/var/azureml-app"
-SERVER_PACKAGES = ("azureml-inference-server-http", "inference-schema")
+#: the user the server runs as: not root (curated images have no other user of their own)
+APP_USER, APP_UID = "azureml-app", 10001
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@+-]+")
+_ENVIRONMENT_HINT = (
+    "mlops package builds on the image of a curated environment, as Microsoft publishes it;"
+    " use one, e.g. deployment.environment:"
+    " azureml://registries/azureml/environments/sklearn-1.5/labels/latest"
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,8 @@ class Package:
     folder: Path
     image: str
     files: list[str]
+    base_image: str = ""
+    environment: str = ""  # deployment.environment as resolved, with its snapshot
 
 
 def package(loaded: LoadedConfig, reference: str | None, out: Path | None) -> Package:
@@ -50,6 +58,12 @@ def package(loaded: LoadedConfig, reference: str | None, out: Path | None) -> Pa
     folder and moved into place at the end, so a failure leaves no half-written context.
     """
     code_root, script = deploy.scoring_code(loaded)
+    environment = deploy.serving_environment(loaded, "isolated", hint=_ENVIRONMENT_HINT)
+    if environment.image is None:
+        raise BadInputError(
+            f"deployment.environment {environment.source} has no image to build on",
+            hint=_ENVIRONMENT_HINT,
+        )
     snapshot = Snapshot.of(code_root)
     entry = script.relative_to(code_root).as_posix()
     if snapshot.excludes(entry):
@@ -67,7 +81,8 @@ def package(loaded: LoadedConfig, reference: str | None, out: Path | None) -> Pa
             hint="choose another --out",
         )
     image = f"{version.name}:{version.version}"
-    dockerfile = _dockerfile(image, entry, f"{APP}/azureml-models/{version.name}/{version.version}")
+    model_path = f"{APP}/azureml-models/{version.name}/{version.version}"
+    dockerfile = _dockerfile(image, environment.image, environment.source, entry, model_path)
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
@@ -80,7 +95,7 @@ def package(loaded: LoadedConfig, reference: str | None, out: Path | None) -> Pa
         shutil.rmtree(building, ignore_errors=True)
         raise
     files = sorted(_shown(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-    return Package(folder, image, files)
+    return Package(folder, image, files, environment.image, environment.source)
 
 
 def _shown(relative: Path) -> str:
@@ -116,8 +131,6 @@ def _write(
     dockerfile: str,
     skip: tuple[Path, ...],
 ) -> None:
-    from ruamel.yaml import YAML
-
     from mlops.services.models import registry
 
     name, number = version.name, version.version
@@ -128,20 +141,6 @@ def _write(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(code_root / relative, target)
 
-    conda_file = next(model_dir.rglob("conda.yaml"))
-    environment = YAML(typ="safe").load(conda_file.read_text())
-    dependencies = environment.setdefault("dependencies", [])
-    pip = next((d for d in dependencies if isinstance(d, dict) and "pip" in d), None)
-    if pip is None:
-        pip = {"pip": []}
-        dependencies.append(pip)
-    pip["pip"] += [
-        f"{p}=={version_of(p)}"  # the versions the local endpoint ran and was tested with
-        for p in SERVER_PACKAGES
-        if not any(str(x).startswith(p) for x in pip["pip"])
-    ]
-    environment["name"] = "amlenv"
-    (folder / "conda.yaml").write_text(dump_yaml(environment))
     (folder / "Dockerfile").write_text(dockerfile)
     (folder / ".dockerignore").write_text(
         "\n".join(
@@ -158,7 +157,7 @@ def _write(
     )
 
 
-def _dockerfile(image: str, entry: str, model_path: str) -> str:
+def _dockerfile(image: str, base: str, source: str, entry: str, model_path: str) -> str:
     script = _docker_value(f"{APP}/code/{entry}")
     command = json.dumps(
         [
@@ -174,26 +173,27 @@ def _dockerfile(image: str, entry: str, model_path: str) -> str:
     return "\n".join(
         [
             f"# {image}: built by `mlops package` from the registered model and mlops.yaml.",
-            "# The same layers Azure ML builds for a managed online deployment: its inference",
-            "# base image, the model's conda environment with the inference server, the",
-            "# scoring code and the model under AZUREML_MODEL_DIR.",
-            f"FROM {BASE_IMAGE}",
-            "USER root",
-            "COPY conda.yaml /tmp/conda.yaml",
-            "RUN conda env create -p /opt/amlenv -f /tmp/conda.yaml && conda clean -afy",
-            "ENV PATH=/opt/amlenv/bin:$PATH \\",
-            "    AZUREML_CONDA_ENVIRONMENT_PATH=/opt/amlenv \\",
-            f"    AML_APP_ROOT={APP}/code \\",
+            "# What Azure ML runs for a managed online deployment: the image of the deployment's",
+            f"# environment: {_comment(source)},",
+            "# with the scoring code and the model under AZUREML_MODEL_DIR.",
+            f"FROM {_docker_value(base)}",
+            f"ENV AML_APP_ROOT={APP}/code \\",
             f"    AZUREML_ENTRY_SCRIPT={script} \\",
             f"    AZUREML_MODEL_DIR={_docker_value(model_path)}",
             f"COPY code {APP}/code",
             f"COPY azureml-models {APP}/azureml-models",
-            "USER dockeruser",
+            f"RUN useradd --system --no-create-home --uid {APP_UID} {APP_USER}",
+            f"USER {APP_USER}",
             "EXPOSE 5001",
             f"CMD {command}",
             "",
         ]
     )
+
+
+def _comment(text: str) -> str:
+    """`text` on one comment line: line breaks would start a Dockerfile instruction."""
+    return " ".join(printable(text, limit=300).split())
 
 
 def _docker_value(value: str) -> str:

@@ -56,11 +56,16 @@ def up(
     loaded: LoadedConfig,
     *,
     use_cache: bool = True,
+    mode: str | None = None,
     on_plan: Callable[[list[str]], Any] | None = None,
     on_event: Callable | None = None,
     progress: Callable[[str], None] = lambda message: None,
 ) -> UpSummary:
-    """Run every stage; stop at the first that fails and report what happened so far."""
+    """Run every stage; stop at the first that fails and report what happened so far.
+
+    `mode` as for `mlops run --env-mode`: the steps and the server run in the environments
+    the components and deployment.environment declare (one build each, cached), or all in
+    the CLI's own. Both are resolved before anything runs, so a bad one fails early."""
     summary = UpSummary()
     clock = _Clock(summary)
     state = run.state_dir(loaded)
@@ -68,10 +73,19 @@ def up(
     clock.lap("set up", f"local state in {state}")
 
     run_id = run.new_run_id()
-    plan = run.prepare(loaded, None, {}, run_id=run_id)
+    plan = run.prepare(loaded, None, {}, run_id=run_id, mode=mode)
+    deploy.serving_environment(loaded, mode)  # refused now, not after training
+    environments = run.build_environments(plan, on_progress=progress)
     if on_plan is not None:
         on_plan(list(plan.steps))
-    summary.run = run.execute(loaded, plan, run_id=run_id, use_cache=use_cache, on_event=on_event)
+    summary.run = run.execute(
+        loaded,
+        plan,
+        run_id=run_id,
+        use_cache=use_cache,
+        on_event=on_event,
+        environments=environments,
+    )
     reused = sum(s.status == "reused" for s in summary.run.steps.values())
     clock.lap(
         "train, gate, register",
@@ -89,11 +103,12 @@ def up(
             hint="see the gate's reason above; a forced version is never champion: deploy one"
             " by number with `mlops deploy --env local --model NAME:VERSION`",
         ) from exc
-    summary.endpoint, started = deploy.deploy_local(loaded, None, progress=progress)
+    summary.endpoint, started = deploy.deploy_local(loaded, None, mode=mode, progress=progress)
     clock.lap(
         "deploy",
         f"{'started' if started else 'already serving'} {summary.model.name}:"
-        f"{summary.model.version} at {summary.endpoint.url}",
+        f"{summary.model.version} at {summary.endpoint.url}"
+        f" (environment {summary.endpoint.environment or deploy.CURRENT})",
     )
     summary.smoke = deploy.smoke_local(loaded)
     checks = summary.smoke.checks

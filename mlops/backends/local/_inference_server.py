@@ -8,6 +8,9 @@ gunicorn's own GUNICORN_CMD_ARGS, which the server's fixed command line leaves o
 
     python -m mlops.backends.local._inference_server [--detach LOG] AZMLINFSRV_ARGS...
 
+It imports nothing from mlops (nor does `_front_end`), so a copy of both runs in an
+environment that has only the server and the model's libraries.
+
 With `--detach LOG` it becomes a daemon (own session, output to LOG), prints the server's
 pid and returns at once, so the caller neither waits for nor reaps the server.
 """
@@ -17,7 +20,9 @@ from __future__ import annotations
 import os
 import sys
 
-FRONT_END = "mlops.backends.local._front_end"
+# the settings module beside this one: `mlops.backends.local` in the CLI's environment, the
+# copy `serving.server_shim` writes for an endpoint that runs in an environment of its own
+FRONT_END = f"{__package__ or 'mlops.backends.local'}._front_end"
 
 
 def main() -> None:

@@ -31,6 +31,8 @@ from mlops.errors import BackendError
 HEALTHY, UNHEALTHY, CRASHED = "healthy", "unhealthy", "crashed"
 STOPPED, NOT_RUNNING, PID_REUSED = "stopped", "not running", "not running (pid reused)"
 SERVER_MODULE = "mlops.backends.local._inference_server"
+#: the package a server in an environment of its own imports its entry point from
+SHIM_PACKAGE = "mlops_local_server"
 # Azure ML managed online endpoints refuse request payloads over 1.5 MB (413), see
 # https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints
 # ("HTTP status codes"); the local endpoint defaults to the same limit.
@@ -48,6 +50,7 @@ class Endpoint:
     folder: str
     started: str
     created: float | None = None  # the pid's start time: tells our server from a reused pid
+    environment: str = ""  # what it runs in: the built environment's digest, or "current"
 
     @property
     def url(self) -> str:
@@ -63,7 +66,10 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """What the server runs: the scoring script inside its code folder, the model folder."""
+    """What the server runs: the scoring script inside its code folder, the model folder, and
+    the environment it runs in: `bin_dir` of an environment of its own (built from
+    deployment.environment), or None for the CLI's own. `shim` is the folder holding the
+    copy of the server's entry point that such an environment imports (see `server_shim`)."""
 
     code_root: Path
     entry_script: Path
@@ -71,13 +77,16 @@ class ServerSpec:
     workers: int
     port: int
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    bin_dir: Path | None = None
+    shim: Path | None = None
 
     def command(self, detach: Path | None = None) -> list[str]:
         """The server's command line; with `detach`, it daemonizes and logs there."""
+        isolated = self.bin_dir is not None
         return [
-            sys.executable,
+            str(self.bin_dir / "python") if self.bin_dir is not None else sys.executable,
             "-m",
-            SERVER_MODULE,
+            f"{SHIM_PACKAGE}._inference_server" if isolated else SERVER_MODULE,
             *(["--detach", str(detach)] if detach else []),
             "--entry_script",
             str(self.entry_script),
@@ -89,8 +98,12 @@ class ServerSpec:
             str(self.workers),
         ]
 
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/score"
+
     def environment(self) -> dict[str, str]:
-        return {
+        environment = {
             **os.environ,
             "AML_APP_ROOT": str(self.code_root),  # the server puts it on sys.path, as in Azure
             "AZUREML_MODEL_DIR": str(self.model_dir),
@@ -98,6 +111,40 @@ class ServerSpec:
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             "MLOPS_MAX_REQUEST_BYTES": str(self.max_request_bytes),  # read by _front_end
         }
+        if self.bin_dir is not None:
+            # the environment's venv, as `activate` sets it; the CLI's venv must not leak in
+            for name in ("PYTHONHOME", "CONDA_PREFIX", "__PYVENV_LAUNCHER__"):
+                environment.pop(name, None)
+            environment["VIRTUAL_ENV"] = str(self.bin_dir.parent)
+            environment["PATH"] = f"{self.bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"
+            assert self.shim is not None, "an isolated server needs its entry point's copy"
+            environment["PYTHONPATH"] = str(self.shim)
+        return environment
+
+
+def server_shim(folder: Path) -> Path:
+    """A folder holding package `mlops_local_server`: copies of the server's entry point and
+    its gunicorn settings (stdlib only), for a server in an environment without mlops.
+
+    Put on PYTHONPATH, it adds that one package and nothing else of the CLI's environment.
+    Rewritten only when its content changed, atomically, so deploys at once share it.
+    """
+    package = folder / SHIM_PACKAGE
+    package.mkdir(parents=True, exist_ok=True)
+    here = Path(__file__).parent
+    for name, text in (
+        ("__init__.py", '"""Written by mlops: the local inference server\'s entry point."""\n'),
+        ("_inference_server.py", (here / "_inference_server.py").read_text("utf-8")),
+        ("_front_end.py", (here / "_front_end.py").read_text("utf-8")),
+    ):
+        target = package / name
+        with contextlib.suppress(OSError):
+            if target.read_text("utf-8") == text:
+                continue
+        tmp = package / f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+        tmp.write_text(text, "utf-8")
+        tmp.replace(target)
+    return folder
 
 
 class LocalEndpoints:
@@ -163,6 +210,7 @@ class LocalEndpoints:
         port: int | None = None,
         timeout: float = 120.0,
         progress: Callable[[str], None] = lambda message: None,
+        environment: str = "",
     ) -> Endpoint:
         """Start `model:version` as endpoint `name`; replace the old server once healthy.
 
@@ -192,6 +240,7 @@ class LocalEndpoints:
                 folder=str(folder),
                 started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 created=processes.started_at(pid),
+                environment=environment,
             )
             progress("waiting for it to be healthy")
             self._wait_healthy(endpoint, timeout)
@@ -268,7 +317,7 @@ def _launch(server: ServerSpec, log: Path) -> int:
 
 def _ours(endpoint: Endpoint) -> bool:
     """Whether the endpoint's recorded pid is still the server it started."""
-    return processes.is_same_process(endpoint.pid, endpoint.created, SERVER_MODULE)
+    return processes.is_same_process(endpoint.pid, endpoint.created, "._inference_server")
 
 
 def _answers(port: int) -> bool:
