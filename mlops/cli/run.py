@@ -202,6 +202,9 @@ def _print_summary(summary) -> None:
         outputs = "\n".join(f"{k}: {_short(v)}" for k, v in step.outputs.items())
         table.add_row(escape(step.id), status, ran, f"{step.duration:.1f}s", escape(outputs))
     _output.stdout().print(table)
+    for step in summary.steps.values():
+        if step.sweep:
+            _print_sweep(step.id, step.sweep)
     failed = [s for s in summary.steps.values() if s.status == "failed"]
     for step in failed:
         console.print(f"[bold red]step {escape(step.id)} failed[/bold red] ({step.reason})")
@@ -220,6 +223,26 @@ def _print_summary(summary) -> None:
         f"{verdict} in {summary.duration:.1f}s; run folder {escape(_short(summary.run_dir))};"
         f" MLflow run {summary.mlflow_run_id} in experiment '{escape(summary.experiment)}'"
     )
+
+
+def _print_sweep(step: str, sweep: dict) -> None:
+    """A sweep step's answer: its best trial, and what happened to the others."""
+    from collections import Counter
+
+    from rich.markup import escape
+
+    counts = Counter(t["status"] for t in sweep["trials"])
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    best = sweep.get("best")
+    if best is None:
+        line = f"sweep {step}: no best trial ({tally})"
+    else:
+        params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+        line = (
+            f"sweep {step}: best trial {best['index']} ({params}):"
+            f" {sweep['primary_metric']} {best['objective']} ({sweep['goal']}); {tally}"
+        )
+    _output.stdout().print(escape(line))
 
 
 def _print_gate(gate: dict) -> None:
@@ -316,7 +339,7 @@ def validate(
         _output.emit_json({"ok": True, "files": checked})
         return
     for item in checked:
-        known = ("pipeline", "pipeline_component", "command")
+        known = ("pipeline", "pipeline_component", "command", "sweep", "parallel")
         note = "" if item["kind"] in known else " (not a pipeline or component: skipped)"
         _output.success(f"{item['file']}: {item['kind']}{note}")
 

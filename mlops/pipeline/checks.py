@@ -15,8 +15,8 @@ from mlops.pipeline.expressions import (
 from mlops.pipeline.spec import RUNNABLE_TYPES, Component, Node, PipelineJob
 
 LOCAL_UNSUPPORTED_HINT = (
-    "only command and pipeline steps run locally; run this pipeline on Azure ML, or move the"
-    " step into a pipeline of its own"
+    "command, pipeline, sweep and parallel steps run locally; submit this pipeline to Azure ML"
+    " (`mlops run PIPELINE --env dev`), or move the step into a pipeline of its own"
 )
 
 
@@ -29,6 +29,10 @@ def check_job(job: PipelineJob) -> list[Issue]:
         (step,) = job.root.jobs.values()
         assert step.component is not None
         return list(check_command(step.component, ""))
+    if job.kind == "sweep":  # one sweep step over the job's trial command
+        (step,) = job.root.jobs.values()
+        assert step.component is not None
+        return list(check_command(step.component, "trial"))
     return list(_pipeline(job.root, prefix=""))
 
 
@@ -46,7 +50,7 @@ def _pipeline(pipeline: Component, prefix: str, *, in_component: bool = False) -
         if node.type not in RUNNABLE_TYPES:
             yield node.where.issue(
                 path,
-                f"step '{node.name}' is a {node.type} job, which cannot run locally",
+                f"step '{node.name}' is of type {node.type}, which runs only on Azure ML",
                 LOCAL_UNSUPPORTED_HINT,
             )
             continue
@@ -85,7 +89,10 @@ def _node_inputs(pipeline: Component, node: Node, path: str, *, nested: bool) ->
         problem = _input_binding_problem(pipeline, ref)
         if problem:
             yield where.issue(f"{path}.inputs.{name}", *problem)
+    searched = set(node.sweep.search_space) if node.sweep is not None else set()
     for decl in declared.values():
+        if decl.name in searched:
+            continue  # each trial of the sweep gives it a value
         if decl.name not in node.inputs and decl.default is None and not decl.optional:
             yield node.where.issue(
                 f"{path}.inputs",
@@ -157,6 +164,12 @@ def check_command(component: Component, path: str) -> Iterator[Issue]:
     """Bindings of a command: declared inputs and outputs, optional ones in $[[ ]]."""
     where = component.command_where or component.where
     key = f"{path}.command" if path else "command"
+    notice = component.distribution.notice if component.distribution is not None else None
+    if notice:
+        yield replace(
+            component.where.issue(f"{path}.distribution" if path else "distribution", notice),
+            severity="warning",
+        )
     if not component.command.strip():
         yield where.issue(key, "the step has no command")
         return

@@ -12,7 +12,8 @@ from mlops.errors import Issue
 
 LITERAL_TYPES = ("string", "integer", "number", "boolean")
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model", "triton_model")
-RUNNABLE_TYPES = ("command", "pipeline")
+#: step types the local runner runs; any other (automl, spark, ...) is refused before a step
+RUNNABLE_TYPES = ("command", "pipeline", "sweep", "parallel")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,15 @@ class Component:
     input_values: dict[str, Any] = field(default_factory=dict)  # a pipeline job's own inputs
     input_where: dict[str, Where] = field(default_factory=dict)
     command_where: Where | None = None
+    #: `distribution:` parsed (mlops.pipeline.distribution.Distribution): ranks to launch
+    distribution: Any = None
+    #: the command runs a module of mlops_local_drivers (a parallel step's driver)
+    drivers: bool = False
+
+    @property
+    def uses_drivers(self) -> bool:
+        """Whether the step needs the copy of `mlops.backends.local.drivers` on its path."""
+        return self.drivers or self.distribution is not None
 
     @property
     def environment_definition(self) -> Any:
@@ -97,6 +107,8 @@ class Node:
     output_where: dict[str, Where] = field(default_factory=dict)
     compute: str | None = None
     timeout: float | None = None  # limits.timeout, seconds: then the step is cancelled
+    #: a sweep step's settings (mlops.pipeline.sweep.SweepSpec); `component` is its trial
+    sweep: Any = None
 
 
 @dataclass

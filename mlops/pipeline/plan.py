@@ -71,6 +71,8 @@ class PlannedStep:
     output_paths: dict[str, Path] = field(default_factory=dict)
     #: where it runs, set by `services.run.prepare`; None: the CLI's own environment
     environment: EnvSpec | None = None
+    #: a sweep step's settings (`mlops.pipeline.sweep.SweepSpec`): its trials run `component`
+    sweep: Any = None
 
     @property
     def depends_on(self) -> set[str]:
@@ -197,6 +199,7 @@ class _Planner:
                     where=node.where,
                     compute=node.compute or pipeline.settings.get("default_compute"),
                     timeout=node.timeout,
+                    sweep=node.sweep,
                     output_paths={
                         name: folder
                         for name, raw in paths.items()

@@ -8,6 +8,7 @@ so that binding errors can name `file:line`.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ from mlops.pipeline.model import (
 )
 
 __all__ = [
+    "AZURE_ONLY_JOB_TYPES",
     "DATA_TYPES",
     "LITERAL_TYPES",
     "RUNNABLE_TYPES",
+    "AzureOnlyError",
     "Component",
     "InputDecl",
     "Node",
@@ -68,6 +71,19 @@ def load_job(path: Path) -> PipelineJob:
     kind = data.get("type")
     if kind == "command" or (kind is None and "command" in data):  # command: Azure's default
         return _command_job(data, path)
+    if kind == "sweep":
+        return _sweep_job(data, path)
+    if kind in AZURE_ONLY_JOB_TYPES:
+        raise AzureOnlyError(
+            f"{path.name} is of type {printable(kind)}, which cannot run on this machine",
+            hint=f"submit it to Azure ML: `mlops run {path.name} --env dev`; locally run"
+            " pipeline, command and sweep jobs (with command, sweep and parallel steps)",
+            issues=[
+                _at(data, "type", path).issue(
+                    "type", f"'{printable(kind)}' jobs run only on Azure ML"
+                )
+            ],
+        )
     if kind is None:
         raise NotAJobError(
             f"{path.name} is not an Azure ML job: it has no `type:` and no `command:`",
@@ -81,15 +97,61 @@ class NotAJobError(PipelineError):
     """A component file given where a job file is expected."""
 
 
+class AzureOnlyError(PipelineError):
+    """A job of a type only Azure ML runs (AutoML, Spark, ...): refused before the SDK reads
+    it, since nothing it could say changes that."""
+
+
+#: Azure ML job types (the SDK's `JobType`) that have no local equivalent
+AZURE_ONLY_JOB_TYPES = ("automl", "spark", "import", "data_transfer", "finetuning", "distillation")
+
+
 def is_component_file(data: CommentedMap) -> bool:
     """Whether the file's `$schema` names a component (a command or pipeline component)."""
     return "Component" in str(data.get("$schema", ""))
 
 
 def _command_job(data: CommentedMap, path: Path) -> PipelineJob:
+    return _one_step_job(data, path, _command(data, path, Where(path), inline=True), "command")
+
+
+def _sweep_job(data: CommentedMap, path: Path) -> PipelineJob:
+    """A sweep job as a one-step pipeline whose step is a sweep over its `trial:` command.
+
+    The trial's `${{search_space.K}}` become inputs K of the step, which each trial fills
+    with its sampled values; the SDK does the reverse when it submits a pipeline's sweep.
+    """
+    from mlops.pipeline.sweep import parse_sweep
+
+    where = Where(path)
+    trial = data.get("trial")
+    if not isinstance(trial, dict):
+        raise PipelineError(
+            f"{path.name}: a sweep job needs a `trial:` with the command each trial runs",
+            issues=[_at(data, "trial", path).issue("trial", "expected a command mapping")],
+        )
+    sweep = parse_sweep(_plain(data), where, "")
+    command = _command(trial, path, _at(data, "trial", path), inline=True)
+    command.command = re.sub(
+        r"\$\{\{\s*search_space\.([A-Za-z0-9_]+)\s*\}\}", r"${{inputs.\1}}", command.command
+    )
+    # the job's inputs and outputs are the trial's, as on Azure ML
+    command.inputs = {
+        name: _inline_input(name, value) for name, value in (data.get("inputs") or {}).items()
+    }
+    command.input_where = {name: _at(data.get("inputs"), name, path) for name in command.inputs}
+    command.inputs |= {name: InputDecl(name, "any") for name in sweep.search_space}
+    command.outputs = _output_declarations(data.get("outputs"))
+    return _one_step_job(data, path, command, "sweep", sweep=sweep)
+
+
+def _one_step_job(
+    data: CommentedMap, path: Path, command: Component, kind: str, *, sweep: Any = None
+) -> PipelineJob:
+    """A job that is one step (command, sweep) as a pipeline of that step."""
     where = Where(path)
     step = _job_step_name(data, path)
-    command = _command(data, path, where, inline=True)
+    searched = set(sweep.search_space) if sweep is not None else set()
     # what the command does, not the values it is given: inputs are keyed on their values
     command.definition = json.dumps(
         {
@@ -104,22 +166,27 @@ def _command_job(data: CommentedMap, path: Path) -> PipelineJob:
     raw_outputs = data.get("outputs") or {}
     node = Node(
         name=step,
-        type="command",
+        type=kind,
         where=where,
         component=command,
-        inputs={name: f"${{{{parent.inputs.{name}}}}}" for name in command.inputs},
+        inputs={
+            name: f"${{{{parent.inputs.{name}}}}}"
+            for name in command.inputs
+            if name not in searched
+        },
         outputs={name: f"${{{{parent.outputs.{name}}}}}" for name in command.outputs},
         input_where=dict(command.input_where),
         output_where={k: _at(raw_outputs, k, path) for k in raw_outputs},
         compute=_plain(data.get("compute")),
-        timeout=_timeout(data.get("limits")),
+        timeout=_timeout(data.get("limits")) if sweep is None else None,
+        sweep=sweep,
     )
     root = Component(
         kind="pipeline",
         source=path,
         where=where,
         name=data.get("name"),
-        inputs=dict(command.inputs),
+        inputs={k: v for k, v in command.inputs.items() if k not in searched},
         input_where=dict(command.input_where),
         outputs=dict(command.outputs),
         jobs={step: node},
@@ -130,7 +197,7 @@ def _command_job(data: CommentedMap, path: Path) -> PipelineJob:
         root=root,
         experiment_name=data.get("experiment_name"),
         display_name=data.get("display_name"),
-        kind="command",
+        kind=kind,
     )
 
 
@@ -305,6 +372,7 @@ def _command(data: CommentedMap, file: Path, where: Where, *, inline: bool) -> C
         inputs, input_where = _declarations(data.get("inputs"), file)
     code = data.get("code")
     definition = {k: _plain(v) for k, v in data.items() if k not in ("code", "display_name")}
+    distribution = _distribution(data, file, where)
     return Component(
         kind="command",
         source=file,
@@ -322,6 +390,63 @@ def _command(data: CommentedMap, file: Path, where: Where, *, inline: bool) -> C
         },
         is_deterministic=bool(data.get("is_deterministic", True)),
         definition=json.dumps(definition, sort_keys=True, default=str),
+        distribution=distribution,
+    )
+
+
+def _distribution(data: CommentedMap, file: Path, where: Where) -> Any:
+    """`distribution:` of a command, parsed; refused now when this machine cannot launch it."""
+    if not data.get("distribution"):
+        return None
+    from mlops.pipeline.distribution import mpi_available, parse_distribution
+
+    at = _at(data, "distribution", file)
+    distribution = parse_distribution(
+        _plain(data.get("distribution")), _plain(data.get("resources")), at, "distribution"
+    )
+    if distribution is not None and distribution.type == "mpi" and not mpi_available():
+        raise PipelineError(
+            f"{file.name}: an mpi distribution needs `mpirun`, which this machine lacks",
+            hint="install Open MPI (e.g. `apt-get install openmpi-bin`), or submit the job to"
+            " Azure ML: `--env dev`",
+            issues=[at.issue("distribution.type", "mpi jobs are launched with mpirun")],
+        )
+    return distribution
+
+
+def _parallel(
+    data: CommentedMap, file: Path, where: Where, *, inline: bool, path: str = ""
+) -> Component:
+    """A parallel step as the command that runs its driver (`drivers/parallel.py`) over the
+    mini-batches, in the task's environment and code folder."""
+    from mlops.pipeline.parallel import driver_command, parse_parallel
+
+    spec = parse_parallel(_plain(data), file, where, path)
+    if inline:
+        inputs = {
+            name: _inline_input(name, value) for name, value in (data.get("inputs") or {}).items()
+        }
+        input_where = {name: _at(data.get("inputs"), name, file) for name in inputs}
+    else:
+        inputs, input_where = _declarations(data.get("inputs"), file)
+    task = data.get("task") if isinstance(data.get("task"), dict) else {}
+    definition = {k: _plain(v) for k, v in data.items() if k not in ("display_name",)}
+    return Component(
+        kind="command",
+        source=file,
+        where=where,
+        name=data.get("name"),
+        inputs=inputs,
+        input_where=input_where,
+        outputs=_output_declarations(data.get("outputs")),
+        command=driver_command(spec),
+        command_where=_at(data, "task", file) if task else where,
+        code=spec.code,
+        environment=spec.environment,
+        environment_variables=dict(spec.environment_variables),
+        is_deterministic=bool(data.get("is_deterministic", True)),
+        definition=json.dumps(definition, sort_keys=True, default=str),
+        drivers=True,
     )
 
 
@@ -372,7 +497,19 @@ def _node(name: str, data: Any, file: Path, where: Where, chain: Chain) -> Node:
     if kind not in RUNNABLE_TYPES:
         return node
     reference = data.get("component")
-    if reference is None and kind == "command":
+    if kind == "sweep":
+        from mlops.pipeline.sweep import parse_sweep
+
+        node.sweep = parse_sweep(_plain(data), where, f"jobs.{name}")
+        reference = data.get("trial")
+        if reference is None:
+            raise PipelineError(
+                f"sweep step '{printable(name)}' names no `trial:` component",
+                issues=[where.issue(f"jobs.{printable(name)}.trial", "expected a component")],
+            )
+    if reference is None and kind == "parallel":
+        node.component = _parallel(data, file, where, inline=True, path=f"jobs.{name}")
+    elif reference is None and kind == "command":
         node.component = _command(data, file, where, inline=True)
     elif isinstance(reference, dict):
         node.component = _component(reference, file, where, chain)
@@ -458,6 +595,8 @@ def _refuse_recursion(component_file: Path, chain: Chain, where: Where, step: st
 
 
 def _component(data: CommentedMap, file: Path, where: Where, chain: Chain) -> Component:
+    if data.get("type") == "parallel":
+        return _parallel(data, file, where, inline=False)
     if data.get("type", "command") == "pipeline":
         return _pipeline(data, file, where, chain)
     return _command(data, file, where, inline=False)

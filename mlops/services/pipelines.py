@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from mlops.errors import Issue, PipelineError, PipelineRefusedError
 from mlops.pipeline.checks import check_component, check_job
 from mlops.pipeline.spec import (
+    AZURE_ONLY_JOB_TYPES,
+    AzureOnlyError,
     Component,
     NotAJobError,
     PipelineJob,
@@ -45,7 +47,7 @@ def load_checked_job(path: Path, cache_dir: Path | None = None) -> PipelineJob:
         job = load_job(path)
     except PipelineRefusedError as refused:  # the SDK's loaders would hang or overflow on it
         raise _rejected(path, _as_issues(refused, path)) from None
-    except NotAJobError:
+    except (NotAJobError, AzureOnlyError):
         raise
     except PipelineError as parse_error:
         sdk = _sdk_issues(path, "pipeline")
@@ -119,7 +121,9 @@ def check_files(
                         kinds[component.source] = used_as
                         components.add(component.source)
     for path, kind in kinds.items():
-        if kind in ("pipeline", "command") and path not in components:
+        if kind in ("pipeline", "command", "sweep", *AZURE_ONLY_JOB_TYPES) and (
+            path not in components
+        ):
             results[path] = FileCheck(path, kind, _check_job_file(path, loaded, mode), job=True)
         else:
             results[path] = FileCheck(path, kind, _check(path, kind))

@@ -68,6 +68,7 @@ class RunSummary:
                     "exit_code": s.exit_code,
                     "reason": s.reason,
                     "mlflow_run_id": s.mlflow_run_id,
+                    **({"sweep": s.sweep} if s.sweep is not None else {}),
                 }
                 for s in self.steps.values()
             ],

@@ -85,23 +85,25 @@ def test_a_missing_local_input_path_is_rejected(pipeline_project):
 
 def test_an_unsupported_job_type_is_rejected_naming_the_step_and_type(pipeline_project):
     root = pipeline_project("chain")
-    (root / "sweep.yml").write_text(
+    (root / "automl.yml").write_text(
         """\
 $schema: https://azuremlschemas.azureedge.net/latest/pipelineJob.schema.json
 type: pipeline
+inputs:
+  train: {type: mltable, path: ./data}
 jobs:
-  tune:
-    type: sweep
-    trial: ./components/append.yml
-    sampling_algorithm: random
-    search_space:
-      word: {type: choice, values: [a, b]}
-    objective: {goal: maximize, primary_metric: accuracy}
-    limits: {max_total_trials: 2}
+  classify:
+    type: automl
+    task: classification
+    primary_metric: accuracy
+    target_column_name: y
+    training_data: ${{parent.inputs.train}}
+    limits: {max_trials: 1}
 """
     )
-    report = rejected("sweep.yml")
-    assert "step 'tune' is a sweep job, which cannot run locally" in messages(report)
+    report = rejected("automl.yml")
+    assert "step 'classify' is of type automl, which runs only on Azure ML" in messages(report)
+    assert "--env dev" in report["issues"][0]["hint"]
 
 
 @pytest.mark.parametrize(

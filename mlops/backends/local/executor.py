@@ -11,6 +11,7 @@ deadline stop steps the same way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import subprocess
@@ -50,6 +51,8 @@ class StepResult:
     mlflow_run_id: str | None = None
     reused_from: str | None = None
     reason: str | None = None
+    #: what a sweep step's trials did (`SweepResult.to_dict()`), for `mlops run -o json`
+    sweep: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class Executor:
         self._timed_out: set[str] = set()  # steps stopped by their limits.timeout
         self.timed_out = False  # the whole run passed its deadline
         self._hashes: dict[tuple[str, Path], str] = {}
+        self._drivers: Path | None = None
+        self._cancelled: set[str] = set()  # process keys stopped before or while they run
 
     def run(self) -> dict[str, StepResult]:
         """Run every step; return each step's result in plan order."""
@@ -223,6 +228,10 @@ class Executor:
                 reused_from=hit.run_id,
             )
 
+        if step.sweep is not None:
+            from mlops.backends.local.sweep_step import run_sweep_step
+
+            return run_sweep_step(self, step, started, key if cacheable else None)
         step_dir = self.ctx.run_dir / step.id
         step_dir.mkdir(parents=True, exist_ok=True)
         outputs = {
@@ -232,7 +241,7 @@ class Executor:
             folder.mkdir(parents=True, exist_ok=True)
         values = {("inputs", k): v for k, v in inputs.items()}
         values |= {("outputs", k): str(v) for k, v in outputs.items()}
-        command = expressions.render(component.command, values.get)
+        command = self.command(step, values)
         mlflow_run = self.ctx.tracking.start(
             self.ctx.experiment_id,
             step.id,
@@ -251,8 +260,8 @@ class Executor:
         )
         log = step_dir / "std_log.txt"
         cwd = component.code if component.code else step_dir
-        env = self._environment(step, mlflow_run)
-        exit_code = self._spawn(step.id, command, cwd, env, log, step.timeout)
+        env = self.environment(step, mlflow_run)
+        exit_code = self.spawn(step.id, command, cwd, env, log, step.timeout)
         status = COMPLETED if exit_code == 0 else FAILED
         timed_out = step.id in self._timed_out
         if status == FAILED and self._stopping and exit_code < 0 and not timed_out:
@@ -286,7 +295,36 @@ class Executor:
             ),
         )
 
-    def _spawn(
+    def command(self, step: PlannedStep, values: dict) -> str:
+        """The step's command with its inputs and outputs filled in, run by the launcher of
+        its `distribution:` when it has one."""
+        command = expressions.render(step.component.command, values.get)
+        if step.component.distribution is not None:
+            from mlops.pipeline.distribution import wrap
+
+            command = wrap(command, step.component.distribution)
+        return command
+
+    def cancel(self, key: str) -> None:
+        """Stop the process `spawn` runs under `key`: now if it runs, at once if it starts
+        later (a sweep's early termination may come before its trial's process exists)."""
+        with self._lock:
+            self._cancelled.add(key)
+            process = self._processes.get(key)
+            if process is not None and process.returncode is None:
+                _terminate(process, self.ctx.grace)
+
+    def drivers_path(self) -> Path:
+        """The folder holding the copy of `drivers` as `mlops_local_drivers`, written once
+        per run; steps that run a driver get it on PYTHONPATH."""
+        from mlops.backends.local.shims import write_drivers
+
+        with self._lock:
+            if self._drivers is None:
+                self._drivers = write_drivers(self.ctx.run_dir / ".drivers")
+            return self._drivers
+
+    def spawn(
         self,
         step: str,
         command: str,
@@ -306,7 +344,7 @@ class Executor:
                 start_new_session=True,
             )
             with self._lock:
-                if self._stopping:
+                if self._stopping or step in self._cancelled:
                     _terminate(process, self.ctx.grace)
                 self._processes[step] = process
             timer = None
@@ -331,7 +369,7 @@ class Executor:
             self._timed_out.add(step)
         _terminate(process, self.ctx.grace)
 
-    def _environment(self, step: PlannedStep, mlflow_run: str) -> dict[str, str]:
+    def environment(self, step: PlannedStep, mlflow_run: str) -> dict[str, str]:
         isolated = self.ctx.environments.get(step.id)
         python_bin = str(isolated or Path(sys.executable).parent)
         environment = {**os.environ, **step.component.environment_variables}
@@ -343,6 +381,10 @@ class Executor:
                 environment.pop(name, None)
             assert self.ctx.isolated_tracking_uri is not None, "no tracking server"
             tracking_uri = self.ctx.isolated_tracking_uri
+        if step.component.uses_drivers:
+            shim = str(self.drivers_path())
+            given = environment.get("PYTHONPATH")
+            environment["PYTHONPATH"] = f"{shim}{os.pathsep}{given}" if given else shim
         return {
             **environment,
             "PATH": f"{python_bin}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -381,6 +423,8 @@ class Executor:
             "inputs": inputs,
             "outputs": {k: v.type for k, v in step.outputs.items()},
         }
+        if step.sweep is not None:  # what it searches, how, and how it picks the best
+            content["sweep"] = dataclasses.asdict(step.sweep)
         if step.id in self.ctx.environments and step.environment is not None:
             # what gets installed (a conda file edited re-runs the step); steps in the CLI's
             # environment keep the key they had before environments existed

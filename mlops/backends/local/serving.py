@@ -26,13 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from mlops.backends.local import processes
+from mlops.backends.local.shims import SERVER_PACKAGE
 from mlops.errors import BackendError
 
 HEALTHY, UNHEALTHY, CRASHED = "healthy", "unhealthy", "crashed"
 STOPPED, NOT_RUNNING, PID_REUSED = "stopped", "not running", "not running (pid reused)"
 SERVER_MODULE = "mlops.backends.local._inference_server"
-#: the package a server in an environment of its own imports its entry point from
-SHIM_PACKAGE = "mlops_local_server"
 # Azure ML managed online endpoints refuse request payloads over 1.5 MB (413), see
 # https://learn.microsoft.com/azure/machine-learning/how-to-troubleshoot-online-endpoints
 # ("HTTP status codes"); the local endpoint defaults to the same limit.
@@ -86,7 +85,7 @@ class ServerSpec:
         return [
             str(self.bin_dir / "python") if self.bin_dir is not None else sys.executable,
             "-m",
-            f"{SHIM_PACKAGE}._inference_server" if isolated else SERVER_MODULE,
+            f"{SERVER_PACKAGE}._inference_server" if isolated else SERVER_MODULE,
             *(["--detach", str(detach)] if detach else []),
             "--entry_script",
             str(self.entry_script),
@@ -123,28 +122,11 @@ class ServerSpec:
 
 
 def server_shim(folder: Path) -> Path:
-    """A folder holding package `mlops_local_server`: copies of the server's entry point and
-    its gunicorn settings (stdlib only), for a server in an environment without mlops.
+    """The folder to put on PYTHONPATH of a server in an environment without mlops: it holds
+    `mlops_local_server`, a copy of the server's entry point and gunicorn settings."""
+    from mlops.backends.local.shims import write_server
 
-    Put on PYTHONPATH, it adds that one package and nothing else of the CLI's environment.
-    Rewritten only when its content changed, atomically, so deploys at once share it.
-    """
-    package = folder / SHIM_PACKAGE
-    package.mkdir(parents=True, exist_ok=True)
-    here = Path(__file__).parent
-    for name, text in (
-        ("__init__.py", '"""Written by mlops: the local inference server\'s entry point."""\n'),
-        ("_inference_server.py", (here / "_inference_server.py").read_text("utf-8")),
-        ("_front_end.py", (here / "_front_end.py").read_text("utf-8")),
-    ):
-        target = package / name
-        with contextlib.suppress(OSError):
-            if target.read_text("utf-8") == text:
-                continue
-        tmp = package / f".{name}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
-        tmp.write_text(text, "utf-8")
-        tmp.replace(target)
-    return folder
+    return write_server(folder)
 
 
 class LocalEndpoints:

@@ -141,6 +141,18 @@ class Tracking:
             for key, value in metrics.items():
                 self._client.log_metric(target, key, value)
 
+    def metric_history(self, mlflow_run_id: str, key: str) -> list[float]:
+        """Every value run `mlflow_run_id` logged for metric `key`, in logging order (a sweep
+        applies its early termination policy to them while the trial runs)."""
+        with self._lock:
+            history = self._client.get_metric_history(mlflow_run_id, key)
+        return [m.value for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
+
+    def log_metrics(self, mlflow_run_id: str, metrics: dict[str, float]) -> None:
+        with self._lock:
+            for key, value in metrics.items():
+                self._client.log_metric(mlflow_run_id, key, value)
+
     def pipeline_runs(self, limit: int = 20) -> list[TrackedRun]:
         """The latest pipeline runs, newest first."""
         with self._lock:
