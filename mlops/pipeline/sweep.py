@@ -1,25 +1,30 @@
-"""Azure ML sweep jobs, the pure part: the search space, the samplers, early termination and
-which trial is best. The local orchestrator (`mlops.backends.local.sweep`) drives these.
+"""Azure ML sweep jobs, the pure part: the search space and the validated `SweepSpec` that
+`parse_sweep` builds. Policies and the objective live in `sweep_policies`, samplers in
+`sweep_samplers` (split to keep modules small); `mlops.backends.local.sweep` drives them.
 
 Every rule cites the Microsoft page it comes from: `reference-yaml-job-sweep` and
 `how-to-tune-hyperparameters` under https://learn.microsoft.com/azure/machine-learning/.
-Pure: stdlib only; optuna and scipy are imported by the sampler that needs them.
+Pure: stdlib only.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import itertools
 import math
-import random
 import statistics
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from mlops.errors import Issue, PipelineError
 from mlops.pipeline.model import Where
+from mlops.pipeline.sweep_policies import (
+    BanditPolicy,
+    MedianStoppingPolicy,
+    Policy,
+    TruncationSelectionPolicy,
+)
 
 # reference-yaml-job-sweep: the ten search space types and their arguments
 SEARCH_SPACE_TYPES: dict[str, tuple[str, ...]] = {
@@ -86,171 +91,6 @@ def quantize(x: float, q: float) -> float:
         return x
     decimals = max(0, -Decimal(repr(float(q))).normalize().as_tuple().exponent)  # type: ignore[operator]
     return float(round(round(x / q) * q, decimals))
-
-
-# -- early termination ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Interval:
-    """how-to-tune-hyperparameters: a policy fires at metric-log counts that are multiples of
-    evaluation_interval and >= delay_evaluation; an interval of 0 means 1."""
-
-    evaluation_interval: int = 1
-    delay_evaluation: int = 0
-
-    def due(self, n: int) -> bool:
-        interval = self.evaluation_interval or 1
-        return n >= 1 and n % interval == 0 and n >= self.delay_evaluation
-
-
-@dataclass(frozen=True)
-class BanditPolicy(_Interval):
-    """Stop a trial outside the slack of the best trial at the same interval."""
-
-    slack_factor: float | None = None
-    slack_amount: float | None = None
-    type: ClassVar[str] = "bandit"
-
-    def check(
-        self, index: int, n: int, histories: Mapping[int, list[float]], goal: str, running: set[int]
-    ) -> str | None:
-        value = histories[index][n - 1]
-        peers = {
-            i: h[n - 1] for i, h in histories.items() if len(h) >= n and not math.isnan(h[n - 1])
-        }
-        if not peers:
-            return None
-        sign = 1 if goal == "maximize" else -1
-        leader = max(peers, key=lambda i: (sign * peers[i], -i))
-        top = peers[leader]
-        # how-to-tune-hyperparameters (bandit): maximize stops value < best / (1 + slack_factor)
-        # or value < best - slack_amount; minimize mirrors it
-        if self.slack_factor is not None:
-            limit = top / (1 + self.slack_factor) if sign > 0 else top * (1 + self.slack_factor)
-            slack = f"slack_factor {self.slack_factor:g}"
-        else:
-            amount = self.slack_amount or 0.0
-            limit = top - amount if sign > 0 else top + amount
-            slack = f"slack_amount {amount:g}"
-        if math.isnan(value) or sign * value < sign * limit:
-            return (
-                f"bandit: {value:.4g} at interval {n} is outside {slack} of the best "
-                f"{top:.4g} (trial {leader})"
-            )
-        return None
-
-
-@dataclass(frozen=True)
-class MedianStoppingPolicy(_Interval):
-    """Stop a trial whose best so far is worse than the median of the others' running
-    averages over intervals 1..N (how-to-tune-hyperparameters, median stopping)."""
-
-    type: ClassVar[str] = "median_stopping"
-
-    def check(
-        self, index: int, n: int, histories: Mapping[int, list[float]], goal: str, running: set[int]
-    ) -> str | None:
-        averages = [
-            statistics.fmean(h[:n])
-            for i, h in histories.items()
-            if i != index and len(h) >= n and all(not math.isnan(v) for v in h[:n])
-        ]
-        if not averages:
-            return None
-        median = statistics.median(averages)
-        own = [v for v in histories[index][:n] if not math.isnan(v)]
-        mine = (max(own) if goal == "maximize" else min(own)) if own else math.nan
-        worse = math.isnan(mine) or (mine < median if goal == "maximize" else mine > median)
-        if worse:
-            return (
-                f"median_stopping: best {mine:.4g} by interval {n} is worse than the median "
-                f"{median:.4g} of {len(averages)} other trial(s)' running averages"
-            )
-        return None
-
-
-@dataclass(frozen=True)
-class TruncationSelectionPolicy(_Interval):
-    """Stop a trial in the lowest truncation_percentage % at an interval
-    (how-to-tune-hyperparameters, truncation selection)."""
-
-    truncation_percentage: int = 10
-    exclude_finished_jobs: bool = False
-    type: ClassVar[str] = "truncation_selection"
-
-    def check(
-        self, index: int, n: int, histories: Mapping[int, list[float]], goal: str, running: set[int]
-    ) -> str | None:
-        pool = [
-            _score(h[n - 1], goal)
-            for i, h in histories.items()
-            if len(h) >= n and (not self.exclude_finished_jobs or i in running)
-        ]
-        lowest = len(pool) * self.truncation_percentage // 100  # how many are cut
-        mine = _score(histories[index][n - 1], goal)
-        better = sum(1 for s in pool if s > mine)
-        if lowest and better >= len(pool) - lowest:
-            return (
-                f"truncation_selection: {histories[index][n - 1]:.4g} at interval {n} is in the "
-                f"lowest {self.truncation_percentage}% of {len(pool)} trial(s)"
-            )
-        return None
-
-
-Policy = BanditPolicy | MedianStoppingPolicy | TruncationSelectionPolicy
-
-
-def _score(value: float, goal: str) -> float:
-    """Higher is better whatever the goal; NaN ranks last."""
-    if math.isnan(value):
-        return -math.inf
-    return value if goal == "maximize" else -value
-
-
-class EarlyTermination:
-    """Applies a policy as metrics arrive, evaluating each trial once per interval (a trial
-    that logged three values since the last poll is checked at each due count in turn)."""
-
-    def __init__(self, policy: Policy, goal: str) -> None:
-        self.policy = policy
-        self.goal = goal
-        self._checked: dict[int, int] = {}  # trial -> metric count evaluated up to
-
-    def to_stop(self, histories: Mapping[int, list[float]], running: set[int]) -> dict[int, str]:
-        """Which running trials to stop now (index -> reason). `histories` holds every
-        trial's primary-metric values so far, finished trials included."""
-        stops: dict[int, str] = {}
-        for index in sorted(running):
-            history = histories.get(index, [])
-            for n in range(self._checked.get(index, 0) + 1, len(history) + 1):
-                self._checked[index] = n
-                if not self.policy.due(n):
-                    continue
-                reason = self.policy.check(index, n, histories, self.goal, running)
-                if reason:
-                    stops[index] = reason
-                    break
-        return stops
-
-
-# -- the objective ---------------------------------------------------------------------------
-
-
-def objective(history: list[float]) -> float | None:
-    """A trial's objective is the LAST value it logged of the primary metric: its outputs are
-    its final model, so the value that describes them is the final one."""
-    return history[-1] if history else None
-
-
-def best(objectives: Mapping[int, float | None], goal: str) -> int | None:
-    """The index of the best objective by goal; NaN or infinite values cannot be ranked and
-    ties go to the earlier trial."""
-    ranked = [(i, v) for i, v in objectives.items() if v is not None and math.isfinite(v)]
-    if not ranked:
-        return None
-    sign = 1 if goal == "maximize" else -1
-    return max(ranked, key=lambda iv: (sign * iv[1], -iv[0]))[0]
 
 
 # -- the spec --------------------------------------------------------------------------------
@@ -663,146 +503,3 @@ def _policy(c: _Checker, raw: Any) -> Policy | None:
         truncation_percentage=percentage,
         exclude_finished_jobs=bool(exclude),
     )
-
-
-# -- samplers --------------------------------------------------------------------------------
-
-
-class Sampler(Protocol):
-    """One interface for every algorithm: ask for a trial, tell how it went."""
-
-    def ask(self) -> tuple[int, dict[str, Any]] | None:
-        """The next trial (index from 0, its parameter values), or None when exhausted."""
-        ...
-
-    def tell(self, index: int, value: float | None) -> None:
-        """The trial's objective; None when it failed or was stopped."""
-        ...
-
-
-class RandomSampler:
-    """Random (or Sobol) points of [0, 1)^d mapped through each parameter's formula."""
-
-    def __init__(self, spec: SweepSpec) -> None:
-        self._names = list(spec.search_space)
-        self._space = spec.search_space
-        self._total = spec.max_total_trials
-        self._next = 0
-        self._rng = random.Random(spec.seed)
-        self._sobol: list[list[float]] | None = None
-        if spec.rule == "sobol":
-            self._sobol = _sobol_points(len(self._names), self._total, spec.seed)
-
-    def ask(self) -> tuple[int, dict[str, Any]] | None:
-        if self._next >= self._total:
-            return None
-        index = self._next
-        self._next += 1
-        if self._sobol is not None:
-            point = self._sobol[index]
-        else:
-            point = [self._rng.random() for _ in self._names]
-        return index, {
-            n: self._space[n].from_unit(u) for n, u in zip(self._names, point, strict=True)
-        }
-
-    def tell(self, index: int, value: float | None) -> None:
-        """Random sampling does not learn from results."""
-
-
-def _sobol_points(dimensions: int, count: int, seed: int | None) -> list[list[float]]:
-    """Scrambled Sobol points, a power of two of them (their balance needs it)."""
-    from scipy.stats import qmc
-
-    try:
-        engine = qmc.Sobol(d=dimensions, scramble=True, rng=seed)
-    except TypeError:  # scipy < 1.15 names it seed
-        engine = qmc.Sobol(d=dimensions, scramble=True, seed=seed)
-    return engine.random_base2(max(0, math.ceil(math.log2(count)))).tolist()
-
-
-class GridSampler:
-    """Every combination of choices (itertools.product) in declared order: the first key
-    varies slowest, each key's values in the order written."""
-
-    def __init__(self, spec: SweepSpec) -> None:
-        self._names = list(spec.search_space)
-        combos = itertools.product(*(spec.search_space[n].values for n in self._names))
-        self._combos: Iterator[tuple[Any, ...]] = itertools.islice(combos, spec.max_total_trials)
-        self._next = 0
-
-    def ask(self) -> tuple[int, dict[str, Any]] | None:
-        combo = next(self._combos, None)
-        if combo is None:
-            return None
-        self._next += 1
-        return self._next - 1, dict(zip(self._names, combo, strict=True))
-
-    def tell(self, index: int, value: float | None) -> None:
-        """Grid sampling does not learn from results."""
-
-
-class BayesianSampler:
-    """Optuna's TPE through its ask/tell interface. quniform is sampled as an integer k in
-    [round(min/q), round(max/q)] giving k*q, so values are multiples of q as Azure's
-    round(U/q)*q, not min + k*q as optuna's `step` would give."""
-
-    def __init__(self, spec: SweepSpec) -> None:
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        self._optuna = optuna
-        direction = "maximize" if spec.goal == "maximize" else "minimize"
-        self._study = optuna.create_study(
-            direction=direction, sampler=optuna.samplers.TPESampler(seed=spec.seed)
-        )
-        self._space = spec.search_space
-        self._distributions: dict[str, Any] = {}
-        d = optuna.distributions
-        for name, p in spec.search_space.items():
-            if p.type == "choice":
-                self._distributions[name] = d.CategoricalDistribution(list(range(len(p.values))))
-            elif p.type == "uniform":
-                self._distributions[name] = d.FloatDistribution(p.min_value, p.max_value)
-            else:
-                low, high = round(p.min_value / p.q), round(p.max_value / p.q)
-                self._distributions[name] = d.IntDistribution(low, high)
-        self._total = spec.max_total_trials
-        self._trials: dict[int, Any] = {}
-        self._next = 0
-
-    def ask(self) -> tuple[int, dict[str, Any]] | None:
-        if self._next >= self._total:
-            return None
-        trial = self._study.ask(self._distributions)
-        index = self._next
-        self._next += 1
-        self._trials[index] = trial
-        params: dict[str, Any] = {}
-        for name, p in self._space.items():
-            raw = trial.params[name]
-            if p.type == "choice":
-                params[name] = p.values[raw]
-            elif p.type == "uniform":
-                params[name] = float(raw)
-            else:
-                params[name] = quantize(raw * p.q, p.q)
-        return index, params
-
-    def tell(self, index: int, value: float | None) -> None:
-        trial = self._trials.pop(index, None)
-        if trial is None:
-            return
-        if value is None or not math.isfinite(value):
-            self._study.tell(trial, state=self._optuna.trial.TrialState.FAIL)
-        else:
-            self._study.tell(trial, value)
-
-
-def make_sampler(spec: SweepSpec) -> Sampler:
-    """The sampler for the spec's algorithm."""
-    if spec.algorithm == "grid":
-        return GridSampler(spec)
-    if spec.algorithm == "bayesian":
-        return BayesianSampler(spec)
-    return RandomSampler(spec)

@@ -18,6 +18,8 @@ import pytest
 import yaml
 
 from mlops.backends.local.drivers import parallel as driver
+from mlops.backends.local.drivers._mini_yaml import mini_yaml
+from mlops.backends.local.drivers._parallel_input import InputError
 from mlops.pipeline.expressions import render
 from mlops.pipeline.model import Where
 from mlops.pipeline.parallel import driver_command, parse_parallel
@@ -315,9 +317,9 @@ MLTABLES = [
 
 @pytest.mark.parametrize("text", MLTABLES)
 def test_the_mltable_subset_reads_as_pyyaml_does(text: str) -> None:
-    assert driver.mini_yaml(text) == yaml.safe_load(text)
+    assert mini_yaml(text) == yaml.safe_load(text)
 
 
 def test_the_mltable_subset_refuses_what_it_cannot_read() -> None:
-    with pytest.raises(driver.InputError, match="add pyyaml"):
-        driver.mini_yaml("paths: [{file: a.csv}]\n")
+    with pytest.raises(InputError, match="add pyyaml"):
+        mini_yaml("paths: [{file: a.csv}]\n")

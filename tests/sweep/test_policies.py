@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from mlops.pipeline.sweep import (
+from mlops.pipeline.sweep_policies import (
     BanditPolicy,
     EarlyTermination,
     MedianStoppingPolicy,

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from mlops.pipeline.model import Where
-from mlops.pipeline.sweep import Parameter, SweepSpec, make_sampler, parse_sweep, quantize
+from mlops.pipeline.sweep import Parameter, SweepSpec, parse_sweep, quantize
+from mlops.pipeline.sweep_samplers import make_sampler
 
 WHERE = Where(Path("sweep.yml"))
 

@@ -9,11 +9,11 @@ import pytest
 
 from mlops.errors import PipelineError
 from mlops.pipeline.model import Where
-from mlops.pipeline.sweep import (
+from mlops.pipeline.sweep import parse_sweep
+from mlops.pipeline.sweep_policies import (
     BanditPolicy,
     MedianStoppingPolicy,
     TruncationSelectionPolicy,
-    parse_sweep,
 )
 
 WHERE = Where(Path("pipeline.yml"), 12, 5)

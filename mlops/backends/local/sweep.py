@@ -1,8 +1,9 @@
-"""Runs a sweep's trials on this machine: threads call a `TrialHost`, the main thread asks the
+"""Runs a sweep's trials on this machine: threads call a `TrialHost`, one thread asks the
 sampler, polls metrics for early termination and enforces the limits.
 
-The sweep rules themselves (search space, samplers, policies, the objective) are pure and live
-in `mlops.pipeline.sweep`; this module only schedules. No mlflow or Azure imports: the host
+The sweep rules themselves are pure: the spec in `mlops.pipeline.sweep`, the samplers in
+`sweep_samplers`, the policies and the objective in `sweep_policies`; this module only
+schedules. No mlflow or Azure imports: the host
 knows how to start a trial and read its metrics.
 """
 
@@ -16,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mlops.pipeline.sweep import EarlyTermination, SweepSpec, best, make_sampler, objective
+from mlops.pipeline.sweep import SweepSpec
+from mlops.pipeline.sweep_policies import EarlyTermination, best, objective
+from mlops.pipeline.sweep_samplers import make_sampler
 
 STATUSES = ("completed", "failed", "early_terminated", "timed_out", "canceled")
 _JOIN_SECONDS = 10.0  # how long to wait for stopped trials to return before giving up on them
