@@ -45,6 +45,8 @@ CASES = {
     "bad-binding.yml": command_job("command/data", command="ls ${{inputs.wrds}}"),
     "sdk-rejects.yml": command_job("command/data").replace("inputs:", "inptus:"),
     "conda.yml": "name: env\ndependencies: [python=3.11]\n",
+    "azure-only.yml": "type: automl\ntask: classification\nprimary_metric: accuracy\n"
+    "target_column_name: y\ntraining_data: {type: mltable, path: ./command/data}\n",
 }
 
 

@@ -203,7 +203,7 @@ class Executor:
 
     def _execute(self, step: PlannedStep, started: float) -> StepResult:
         component = step.component
-        inputs = {name: self._input_text(value) for name, value in step.inputs.items()}
+        inputs = {name: self.input_text(value) for name, value in step.inputs.items()}
         key = self._reuse_key(step)
         # an output in a fixed folder is overwritten by every run: a reused result could
         # point at another run's data
@@ -305,6 +305,15 @@ class Executor:
             command = wrap(command, step.component.distribution)
         return command
 
+    @property
+    def stopping(self) -> str | None:
+        """Why the run is stopping (a step failed, Ctrl-C, --timeout); None while it is not."""
+        return self._stop_reason if self._stopping else None
+
+    def cancelled(self, key: str) -> bool:
+        with self._lock:
+            return key in self._cancelled
+
     def cancel(self, key: str) -> None:
         """Stop the process `spawn` runs under `key`: now if it runs, at once if it starts
         later (a sweep's early termination may come before its trial's process exists)."""
@@ -397,7 +406,7 @@ class Executor:
             "MLOPS_REGISTRY_LOCK": str(self.ctx.tracking.registry_lock),
         }
 
-    def _input_text(self, value: object) -> str | None:
+    def input_text(self, value: object) -> str | None:
         if value is None:
             return None
         if isinstance(value, Upstream):

@@ -37,7 +37,7 @@ class _TrialHost:
         self.step_dir = step_dir
         self.parent = parent
         self.inputs = {
-            name: executor._input_text(value)
+            name: executor.input_text(value)
             for name, value in step.inputs.items()
             if name not in step.sweep.search_space
         }
@@ -48,14 +48,14 @@ class _TrialHost:
 
     def stopping(self) -> bool:
         """The run is stopping (a step failed, Ctrl-C, --timeout): start no more trials."""
-        return self.executor._stopping
+        return self.executor.stopping is not None
 
     def key(self, index: int) -> str:
         return f"{self.step.id}#trial_{index}"
 
     def run(self, index: int, params: dict[str, Any], timeout: float | None) -> int:
         executor, step = self.executor, self.step
-        if executor._stopping or self.key(index) in executor._cancelled:
+        if executor.stopping or executor.cancelled(self.key(index)):
             return -signal.SIGTERM  # the run, or this trial, was stopped: start nothing
         trial_dir = self.step_dir / "trials" / str(index)
         outputs = {name: trial_dir / "outputs" / name for name in step.outputs}
@@ -109,7 +109,7 @@ def run_sweep_step(
     """Run the sweep of `step`; its result carries the best trial's outputs.
 
     `cache_key` is the step's reuse key when a completed sweep may be reused."""
-    from mlops.backends.local.executor import COMPLETED, FAILED, StepResult
+    from mlops.backends.local.executor import CANCELED, COMPLETED, FAILED, StepResult
     from mlops.backends.local.sweep import run_sweep
 
     ctx = executor.ctx
@@ -150,16 +150,13 @@ def run_sweep_step(
         "best_child_run_id": host.runs.get(best.index) if best is not None else None,
     }
     (step_dir / "sweep.json").write_text(json.dumps(summary, indent=2, default=str))
-    if best is None or executor._stopping:
-        ctx.tracking.end(parent, "KILLED" if executor._stopping else "FAILED")
-        reason = (
-            f"stopped: {executor._stop_reason}"
-            if executor._stopping
-            else result.failure or "no trial completed"
-        )
+    stopping = executor.stopping
+    if best is None or stopping:
+        ctx.tracking.end(parent, "KILLED" if stopping else "FAILED")
+        reason = f"stopped: {stopping}" if stopping else result.failure or "no trial completed"
         return StepResult(
             step.id,
-            FAILED,
+            CANCELED if stopping else FAILED,
             time.perf_counter() - started,
             log=log,
             exit_code=1,
