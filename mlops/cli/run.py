@@ -73,11 +73,15 @@ def run(
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Run an Azure ML pipeline or command job on this machine as Azure ML would, or submit it.
+    """Run an Azure ML pipeline, command or sweep job here as Azure ML would, or submit it.
 
     Locally (the default): steps run as local processes in dependency order (independent
     ones in parallel), unchanged steps are reused, each step is an MLflow child run under
-    .mlops/. With --env dev (or any Azure environment): the same YAML is submitted to that
+    .mlops/. Sweep steps run their trials (each a child run; the best trial's outputs are
+    the step's), parallel steps their mini-batches, distributed commands one process per
+    rank; AutoML and Spark jobs are refused (exit 2): submit them with --env dev.
+
+    With --env dev (or any Azure environment): the same YAML is submitted to that
     environment's workspace with the experiment name and lineage tags (build, commit,
     dataset), each step's status is printed as it changes, and the gate's decision is read
     from the evaluate step. Exit 1 when a step fails (or the wait times out, with the job
@@ -90,6 +94,8 @@ def run(
       mlops run pipelines/train.yml --set inputs.learning_rate=0.05
 
       mlops run jobs/train.yml        a command job: one step, run as a one-step pipeline
+
+      mlops run jobs/sweep.yml        a sweep job: trials two at a time, the best one kept
 
       mlops run --env dev --timeout 120        continuous training, in a pipeline
 
