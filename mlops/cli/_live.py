@@ -25,6 +25,7 @@ class LiveView:
         self.state = dict.fromkeys(steps, "waiting")
         self.started: dict[str, float] = {}
         self.duration: dict[str, float] = {}
+        self.notes: dict[str, str] = {}  # a running step's latest progress (a sweep's trials)
         self.stream_logs = stream_logs
         self.console = _output.stderr()
         self._live: Any = None
@@ -66,6 +67,14 @@ class LiveView:
 
         self.console.print(f"[dim]{escape(step)} |[/dim] {escape(line)}")
 
+    def on_note(self, step: str, line: str) -> None:
+        """A step's progress: the latest beside the step in a terminal, else a line of its own."""
+        if self._live is None:
+            self.on_line(step, line)
+            return
+        with self._lock:
+            self.notes[step] = line
+
     def _print_event(self, event: Any) -> None:
         from rich.markup import escape
 
@@ -77,6 +86,7 @@ class LiveView:
         )
 
     def _table(self) -> Any:
+        from rich.markup import escape
         from rich.table import Table
 
         table = Table(box=None, show_header=False, pad_edge=False)
@@ -91,5 +101,6 @@ class LiveView:
                     seconds = None
                 took = f"{seconds:6.1f}s" if seconds is not None else ""
                 style = _STYLE.get(state, "")
-                table.add_row(f"[{style}]{state:>9}[/{style}]", step, took)
+                note = self.notes.get(step, "") if state == "running" else ""
+                table.add_row(f"[{style}]{state:>9}[/{style}]", step, took, escape(note))
         return table

@@ -132,6 +132,7 @@ def run(
             use_cache=not no_cache,
             on_event=None if current.json else view.on_event,
             on_line=view.on_line if stream else None,
+            on_note=None if current.json or stream else view.on_note,
             timeout_s=None if timeout is None else timeout * 60,
             environments=environments,
         )

@@ -289,13 +289,15 @@ def execute(
     timeout_s: float | None = None,
     environments: dict[str, Path] | None = None,
     on_progress: Callable[[str], None] | None = None,
+    on_note: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
     """Run `plan` under `.mlops/runs/RUN_ID/`, tracked in MLflow. An interrupted run is
     recorded as KILLED and the interruption goes on up; a run past `timeout_s` as FAILED.
 
     `environments` is what `build_environments(plan)` returned (built here when None). When
     a step runs in its own environment, an MLflow tracking server over the run's store serves
-    it for the duration of the run, and is stopped however the run ends."""
+    it for the duration of the run, and is stopped however the run ends. `on_note` gets a
+    step's progress (a sweep's trials: done, best so far) as (step, line)."""
     from mlops.backends.local.tracking import Tracking
 
     if environments is None:
@@ -318,6 +320,7 @@ def execute(
             timeout_s,
             environments,
             uri,
+            on_note=on_note,
         )
 
 
@@ -352,6 +355,8 @@ def _execute(
     timeout_s: float | None,
     environments: dict[str, Path],
     server_uri: str | None,
+    *,
+    on_note: Callable[[str, str], None] | None = None,
 ) -> RunSummary:
     from mlops.backends.local.cache import StepCache
     from mlops.backends.local.executor import Executor, RunContext
@@ -384,6 +389,7 @@ def _execute(
         parallelism=os.cpu_count() or 1,
         on_event=on_event or (lambda event: None),
         on_line=on_line,
+        on_note=on_note,
         timeout=timeout_s,
         environments=environments,
         isolated_tracking_uri=server_uri,

@@ -76,6 +76,7 @@ class RunContext:
     parallelism: int = 2
     on_event: Callable[[Event], None] = lambda event: None
     on_line: Callable[[str, str], None] | None = None  # (step, line) when streaming logs
+    on_note: Callable[[str, str], None] | None = None  # (step, progress) of a sweep's trials
     timeout: float | None = None  # seconds for the whole run (`mlops run --timeout`)
     grace: float = 10.0  # seconds between SIGTERM and SIGKILL when a step is stopped
     #: step id -> the `bin` folder of its built environment; absent: the CLI's environment

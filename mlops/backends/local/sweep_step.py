@@ -138,8 +138,10 @@ def run_sweep_step(
             with lock:
                 sink.write(line + "\n")
                 sink.flush()
-            if ctx.on_line is not None:
+            if ctx.on_line is not None:  # streaming the logs: the line is one of them
                 ctx.on_line(step.id, line)
+            elif ctx.on_note is not None:
+                ctx.on_note(step.id, line)
 
         for note in spec.notes:
             progress(note)
