@@ -1,0 +1,216 @@
+"""Blue/green deployment to an environment's online endpoint: the new deployment at 0%,
+smoke-tested, traffic moved step by step with checks, the old one removed; any failure puts
+traffic back and removes the new deployment."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BackendError, BadInputError, ConfigError
+from mlops.plan.rollout import Rollout, plan_rollout
+from mlops.render.endpoint import deployment_spec, endpoint_spec, model_uri
+from mlops.services.azure_ml.workspaces import (
+    OnEvent,
+    environment,
+    model_name,
+    registry,
+    workspace,
+)
+from mlops.services.models import parse_reference
+
+if TYPE_CHECKING:
+    from azure.ai.ml import MLClient
+
+    from mlops.backends.azure.clients import AzureClients
+
+
+@dataclass
+class Deployed:
+    env: str
+    endpoint: str
+    deployment: str
+    model: str
+    previous: str | None
+    traffic: list[dict[str, int]] = field(default_factory=list)
+    smoke: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "env": self.env,
+            "endpoint": self.endpoint,
+            "deployment": self.deployment,
+            "model": self.model,
+            "previous": self.previous,
+            "traffic_steps": self.traffic,
+            "smoke": self.smoke,
+        }
+
+
+def dry_run(loaded: LoadedConfig, env: str, reference: str | None) -> list[dict[str, Any]]:
+    """The endpoint and deployment specs `deploy` would apply, with no Azure call."""
+    environment(loaded, env)
+    name, version = _reference(loaded, reference)
+    config = loaded.config
+    return [
+        endpoint_spec(config),
+        deployment_spec(
+            config, name="blue", model=model_uri(config, name, version), tags=_tags(name, version)
+        ),
+    ]
+
+
+def _reference(loaded: LoadedConfig, reference: str | None) -> tuple[str, str | None]:
+    if reference is None:
+        return model_name(loaded), None
+    name, version, alias = parse_reference(reference)
+    if version is None and alias not in (None, "champion", "latest"):
+        raise BadInputError(
+            f"'{reference}': the registry has no alias @{alias}",
+            hint="use NAME:VERSION, or NAME for its newest promoted version",
+        )
+    return name, version
+
+
+def _tags(name: str, version: str | None) -> dict[str, str]:
+    return {"model": name, "model_version": version or "latest"}
+
+
+def deploy(
+    loaded: LoadedConfig,
+    env: str,
+    reference: str | None,
+    clients: AzureClients,
+    *,
+    on_event: OnEvent | None = None,
+) -> Deployed:
+    """Blue/green: the new deployment at 0%, smoke-tested directly, traffic moved by
+    `deployment.traffic_steps` with a health and smoke check after each, the old one removed.
+    Any failure puts all traffic back on the old deployment and removes the new one."""
+    from mlops.backends.azure import aml
+
+    config = loaded.config
+    target = workspace(loaded, env)
+    name, version = _reference(loaded, reference)
+    samples = _samples(loaded)
+    notify = on_event or (lambda *_: None)
+    ml = target.client(clients)
+    version = _deployable_version(loaded, clients, ml, name, version)
+    endpoint = config.deployment.endpoint_name or ""
+    traffic = aml.endpoint_traffic(ml, endpoint)
+    if traffic is None:
+        notify("creating", f"endpoint {endpoint}")
+        aml.create_endpoint(ml, endpoint_spec(config), loaded.root)
+        traffic = {}
+    rollout = plan_rollout(traffic, config.deployment.traffic_steps)
+    model = model_uri(config, name, version)
+    spec = deployment_spec(config, name=rollout.new, model=model, tags=_tags(name, version))
+    result = Deployed(env, endpoint, rollout.new, model, rollout.old)
+    notify("deploying", f"{rollout.new} ({name}:{version}) at 0% of {endpoint}")
+    try:
+        aml.create_deployment(ml, spec, loaded.root)
+        result.smoke += _smoke(ml, endpoint, rollout.new, samples)
+        notify("smoke-tested", f"{rollout.new}: {len(samples)} request(s) answered")
+        for step in rollout.steps:
+            aml.set_traffic(ml, endpoint, step)
+            result.traffic.append(step)
+            notify("traffic", ", ".join(f"{d} {p}%" for d, p in step.items()))
+            state = aml.deployment_state(ml, endpoint, rollout.new)
+            if state != "Succeeded":
+                raise BackendError(f"deployment {rollout.new} is {state}")
+            result.smoke += _smoke(ml, endpoint, rollout.new, samples)
+    except BackendError as exc:
+        _roll_back(ml, endpoint, rollout, notify)
+        where = f"traffic stays on {rollout.old}" if rollout.old else "nothing serves yet"
+        raise BackendError(
+            f"rolled back {rollout.new} ({name}:{version}) on {endpoint}: {exc.message}; {where}",
+            hint=exc.hint or "see the deployment's logs in the studio (Endpoints)",
+        ) from None
+    if rollout.old:
+        notify("removing", f"{rollout.old}")
+        aml.delete_deployment(ml, endpoint, rollout.old)
+    return result
+
+
+def _deployable_version(
+    loaded: LoadedConfig, clients: AzureClients, ml: MLClient, name: str, version: str | None
+) -> str:
+    """The exact version to deploy: it must already be where the endpoint reads it from."""
+    from mlops.backends.azure import aml
+
+    kubernetes = loaded.config.deployment.target == "kubernetes"
+    source = ml if kubernetes else registry(loaded, clients)
+    where = "the environment's workspace" if kubernetes else "the shared registry"
+    if version is None:
+        versions = aml.model_versions(source, name)
+        if not versions:
+            raise BadInputError(
+                f"no version of {name} in {where}",
+                hint="promote one first: `mlops promote NAME:VERSION --to ENV`",
+            )
+        return versions[0].version
+    if aml.get_model(source, name, version) is None:
+        raise BadInputError(
+            f"model {name}:{version} is not in {where}",
+            hint=f"promote it first: `mlops promote {name}:{version} --to ENV`",
+        )
+    return version
+
+
+def _samples(loaded: LoadedConfig) -> list[Path]:
+    model = loaded.config.model
+    if model is None or not model.sample_request:
+        raise ConfigError(
+            f"{loaded.path.name} names no sample request to smoke-test a deployment with",
+            issues=[
+                loaded.issue(
+                    ("model", "sample_request"),
+                    "is needed to smoke-test a deployment before it takes traffic",
+                    "e.g. src/diagnosis/sample_request.json",
+                )
+            ],
+        )
+    path = loaded.root / model.sample_request
+    if not path.is_file():
+        raise BadInputError(
+            f"{model.sample_request} (model.sample_request) does not exist",
+            hint="point model.sample_request at a JSON request the model answers",
+        )
+    return [path]
+
+
+def _smoke(ml: MLClient, endpoint: str, deployment: str, samples: list[Path]) -> list[str]:
+    """Each sample scored by the deployment itself: an answer, as JSON, one row per input."""
+    from mlops.backends.azure import aml
+
+    out = []
+    for sample in samples:
+        answer = aml.invoke(ml, endpoint, deployment, sample)
+        try:
+            parsed = json.loads(answer)
+        except (TypeError, ValueError):
+            message = f"smoke test: {deployment} answered non-JSON: {answer!r:.80}"
+            raise BackendError(message) from None
+        rows = len(json.loads(sample.read_text(encoding="utf-8")).get("data", []))
+        predictions = parsed.get("predictions", parsed) if isinstance(parsed, dict) else parsed
+        if rows and (not isinstance(predictions, list) or len(predictions) != rows):
+            raise BackendError(
+                f"smoke test: {deployment} answered {answer!r:.80} for {rows} input rows"
+            )
+        out.append(f"{sample.name}: {rows} prediction(s)")
+    return out
+
+
+def _roll_back(ml: MLClient, endpoint: str, rollout: Rollout, notify: OnEvent) -> None:
+    from mlops.backends.azure import aml
+
+    notify("rolling back", ", ".join(f"{d} {p}%" for d, p in rollout.rollback.items()))
+    current = aml.endpoint_traffic(ml, endpoint) or {}
+    if current.get(rollout.new):
+        aml.set_traffic(ml, endpoint, rollout.rollback)
+    if rollout.new in aml.deployments(ml, endpoint):
+        aml.delete_deployment(ml, endpoint, rollout.new)

@@ -1,0 +1,120 @@
+"""Continuous training: the pipeline submitted to the first environment's workspace with
+lineage tags, followed to its end, the gate's decision read from the evaluate step."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BackendError
+from mlops.services.azure_ml.workspaces import OnEvent, model_name, workspace
+
+if TYPE_CHECKING:
+    from mlops.backends.azure.aml import JobState
+    from mlops.backends.azure.clients import AzureClients
+
+
+@dataclass
+class AzureRun:
+    job: JobState
+    waited: bool
+    model_name: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.waited or self.job.status == "Completed"
+
+    @property
+    def gate(self) -> dict[str, str]:
+        evaluate = self.job.step("evaluate")
+        tags = evaluate.tags if evaluate else {}
+        return {k: tags[k] for k in ("gate_decision", "gate_reason") if k in tags}
+
+    @property
+    def model(self) -> str | None:
+        """NAME:VERSION the register step registered (its `registered_version` tag)."""
+        register = self.job.step("register")
+        version = register.tags.get("registered_version") if register else None
+        return f"{self.model_name}:{version}" if version else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "job": self.job.name,
+            "status": self.job.status,
+            "url": self.job.url,
+            "waited": self.waited,
+            "steps": [{"step": s.name, "status": s.status} for s in self.job.steps],
+            **self.gate,
+            "model": self.model,
+        }
+
+
+def run(
+    loaded: LoadedConfig,
+    env: str,
+    pipeline: Path | None,
+    overrides: dict[str, str],
+    clients: AzureClients,
+    *,
+    force_register: bool = False,
+    wait: bool = True,
+    timeout_s: float = 4 * 3600,
+    poll_s: float = 15.0,
+    on_event: OnEvent | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> AzureRun:
+    """Submit the pipeline to `env`'s workspace with lineage tags; follow it to the end."""
+    from mlops.backends.azure import aml
+    from mlops.services.run import check_overrides, new_run_id, pipeline_path, provided_inputs
+
+    check_overrides(overrides)
+    target = workspace(loaded, env)
+    path = pipeline_path(loaded, pipeline)
+    run_id = new_run_id()
+    provided = provided_inputs(loaded, run_id, force_register=force_register)
+    lineage = {k: provided[k] for k in ("git_commit", "git_branch", "build_id", "build_uri")}
+    ml = target.client(clients)
+    notify = on_event or (lambda *_: None)
+    experiment = model_name(loaded)
+    state = aml.submit(
+        ml,
+        path,
+        experiment=experiment,
+        inputs={**provided, **overrides},
+        tags={**lineage, "mlops.env": env, "mlops.run_id": run_id},
+    )
+    notify("submitted", f"{state.name} to {target.name}: {state.url}")
+    if not wait:
+        return AzureRun(state, waited=False, model_name=experiment)
+    deadline = time.monotonic() + timeout_s
+    seen: dict[str, str] = {}
+    while True:
+        state = aml.job_state(ml, state.name)
+        for step in state.steps:
+            if seen.get(step.name) != step.status:
+                seen[step.name] = step.status
+                notify(step.status, step.name)
+        if state.done:
+            break
+        if time.monotonic() >= deadline:
+            raise BackendError(
+                f"job {state.name} is still {state.status} after {timeout_s:.0f} s;"
+                f" it goes on in Azure ML: {state.url}",
+                hint="follow it in the studio, or wait longer with --timeout",
+            )
+        sleep(poll_s)
+    result = AzureRun(state, waited=True, model_name=experiment)
+    if not result.ok:
+        failed = [s.name for s in state.steps if s.status in ("Failed", "Canceled")]
+        raise BackendError(
+            f"job {state.name} ended {state.status}"
+            + (f" in {', '.join(failed)}" if failed else "")
+            + f": {state.url}",
+            hint="the step's logs are in the studio (Outputs + logs)",
+        )
+    return result
