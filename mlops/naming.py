@@ -84,6 +84,18 @@ RULES: dict[str, NameRule] = {
         r"[a-zA-Z0-9][a-zA-Z0-9_-]*[a-zA-Z0-9]",
         "letters, digits, '-' and '_'; starts and ends with a letter or digit",
     ),
+    # azure-ai-ml's EndpointConfigurations (3 to 32, ^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$);
+    # the name must be unique within the Azure region, since it is the host of the scoring
+    # URI (https://NAME.REGION.inference.ml.azure.com): "the endpoint name must be unique
+    # within an Azure region" (https://learn.microsoft.com/azure/machine-learning/
+    # how-to-safely-rollout-online-endpoints)
+    "online_endpoint": NameRule(
+        "online endpoint",
+        3,
+        32,
+        r"[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?",
+        "letters, digits and '-'; starts with a letter, ends with a letter or digit",
+    ),
     "agent_pool": NameRule(
         "Managed DevOps Pool",
         3,
@@ -121,6 +133,7 @@ class Names:
     virtual_network: str
     kubernetes: str
     agent_pool: str
+    online_endpoint: str
 
     def problems(self) -> list[str]:
         """Every name that breaks its resource type's rule, explained."""
@@ -139,9 +152,19 @@ def default_resource_group(prefix: str, project: str, env: str) -> str:
 
 
 def environment_names(
-    *, prefix: str, project: str, env: str, resource_group: str, subscription_id: str | None
+    *,
+    prefix: str,
+    project: str,
+    env: str,
+    resource_group: str,
+    subscription_id: str | None,
+    endpoint: str | None = None,
 ) -> Names:
-    """Names for one environment; the hash keys on subscription and resource group."""
+    """Names for one environment; the hash keys on subscription and resource group.
+
+    The online endpoint is `ENDPOINT-ENV-HASH` (ENDPOINT: deployment.endpoint_name, default
+    `<project>-online`): each environment its own, and another subscription's or resource
+    group's of the same project never the same, as the region requires."""
     suffix = stable_hash(subscription_id or "", resource_group.lower(), project, env)
     return Names(
         resource_group=resource_group,
@@ -154,6 +177,7 @@ def environment_names(
         virtual_network=_dashed("vnet", prefix, project, env),
         kubernetes=_dashed("aks", prefix, project, env),
         agent_pool=_dashed("mdp", prefix, project, env),
+        online_endpoint=_dashed(endpoint or f"{project}-online", env, suffix),
     )
 
 

@@ -65,3 +65,43 @@ def test_names_longer_than_azure_allows_are_always_reported(project, env):
     names = _names(project=project, prefix="contoso", env=env)
     assert len(names.storage_account) > 24
     assert any("storage account" in p for p in names.problems())
+
+
+def test_each_environment_has_its_own_online_endpoint_unique_in_its_region():
+    """Endpoint names are the host of the scoring URI, unique within an Azure region: dev, test
+    and prod (often one region) and another subscription's copy of the project never share one."""
+    dev, test, prod = (_names(env=e).online_endpoint for e in ("dev", "test", "prod"))
+    assert len({dev, test, prod}) == 3
+    assert dev.startswith("churn-online-dev-")
+    other = _names(sub="99999999-2222-3333-4444-555555555555").online_endpoint
+    assert other != dev
+    assert all(re.fullmatch(r"[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?", n) for n in (dev, test, prod))
+    assert _names().problems() == []
+
+
+def test_an_endpoint_name_too_long_for_azure_is_reported_at_deployment_endpoint_name(project):
+    project(
+        """
+        project: {name: churn}
+        deployment: {endpoint_name: churn-prediction-online-service}
+        """
+    )
+    from tests.conftest import run_cli
+
+    result = run_cli("config", "validate", "-o", "json")
+    assert result.exit_code == 2
+    issues = [i for i in result.json()["issues"] if i["path"] == "deployment.endpoint_name"]
+    assert issues and "online endpoint name" in issues[0]["message"]
+    assert "shorten deployment.endpoint_name" in issues[0]["hint"]
+
+
+def test_config_show_prints_each_environments_endpoint(project):
+    project("project: {name: churn}\n")
+    from tests.conftest import run_cli
+
+    shown = run_cli("config", "show", "-o", "json").json()
+    endpoints = {
+        env: n["online_endpoint"] for env, n in shown["derived_names"].items() if env != "shared"
+    }
+    assert set(endpoints) == {"dev", "test", "prod"} and len(set(endpoints.values())) == 3
+    assert "# names derived from the settings above" in run_cli("config", "show").stdout

@@ -55,7 +55,9 @@ def validate(ctx: typer.Context, config: ConfigOption = None, output: OutputOpti
 
 @app.command()
 def show(ctx: typer.Context, config: ConfigOption = None, output: OutputOption = None) -> None:
-    """Print the effective config: what you wrote, with every default filled in.
+    """Print the effective config: what you wrote, with every default filled in, then the
+    Azure names derived from it (per environment: resource group, workspace, online endpoint
+    unique in its region, ...), as comments, or under `derived_names` in JSON.
 
     [bold]Examples[/bold]
 
@@ -63,14 +65,25 @@ def show(ctx: typer.Context, config: ConfigOption = None, output: OutputOption =
 
       mlops config show --output json | jq .environments
     """
+    from dataclasses import asdict
+
     current = session(ctx, config=config, output=output)
-    effective = current.load().config.model_dump(mode="json")
+    loaded = current.load().config
+    effective = loaded.model_dump(mode="json")
+    derived = {env: asdict(loaded.environment_names(env)) for env in loaded.environments.azure}
+    derived["shared"] = asdict(loaded.shared_names())
     if current.json:
-        _output.emit_json(effective)
+        _output.emit_json({**effective, "derived_names": derived})
     else:
         from mlops.serialize import dump_yaml
 
-        _output.emit_text(dump_yaml(effective))
+        names = dump_yaml({"derived_names": derived}).splitlines()
+        _output.emit_text(
+            dump_yaml(effective)
+            + "\n# names derived from the settings above (not settings themselves):\n"
+            + "\n".join(f"# {line}" for line in names)
+            + "\n"
+        )
 
 
 class SchemaFormat(StrEnum):

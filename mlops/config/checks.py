@@ -284,10 +284,14 @@ def _names(config: Config) -> Iterator[Issue]:
         if not _ENV_NAME.fullmatch(env):
             continue  # reported by _environments; its names would only repeat it
         for problem in config.environment_names(env).problems():
+            endpoint = problem.startswith("online endpoint")
             yield _error(
-                ("project", "name"),
+                ("deployment", "endpoint_name") if endpoint else ("project", "name"),
                 f"in environment '{env}': {problem}",
-                "shorten project.name or azure.name_prefix",
+                "shorten deployment.endpoint_name (the environment and a 4-character hash"
+                " are appended)"
+                if endpoint
+                else "shorten project.name or azure.name_prefix",
             )
     for problem in config.shared_names().problems():
         yield _error(

@@ -74,7 +74,10 @@ class Deployment(Section):
     """How the model is served online, and how traffic moves to a new version."""
 
     endpoint_name: EndpointName | None = Field(
-        None, description="Online endpoint name; default <project>-online."
+        None,
+        description="Online endpoint name: the local endpoint's; on Azure each environment's"
+        " is NAME-ENV-HASH, unique in its region (see `mlops config show`). Default"
+        " <project>-online.",
     )
     target: Literal["managed", "kubernetes"] = Field(
         "managed", description="managed online endpoint, or the platform's shared AKS."

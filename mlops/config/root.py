@@ -85,6 +85,7 @@ class Config(Section):
             env=env,
             resource_group=spec.resource_group or "",
             subscription_id=spec.subscription_id or self.azure.subscription_id,
+            endpoint=self.deployment.endpoint_name,
         )
 
     def shared_names(self) -> naming.SharedNames:

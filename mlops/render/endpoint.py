@@ -3,8 +3,8 @@
 `mlops deploy --dry-run` prints them, and `mlops deploy` loads the very same documents with
 `azure-ai-ml`'s loaders, so what a reviewer reads is what is deployed. Managed endpoints and
 Kubernetes endpoints on the platform's attached AKS (`deployment.target`) differ only here.
-Every workspace is private, so managed endpoints take no public traffic and their
-deployments no public egress.
+Every workspace is private, so managed endpoints take no public traffic; a deployment's egress
+is the managed virtual network's (or, in `network.mode: vnet`, disabled by its own flag).
 """
 
 from __future__ import annotations
@@ -30,12 +30,17 @@ def model_uri(config: Config, name: str, version: str | None) -> str:
     return f"azureml://registries/{registry}/models/{name}/{tail}"
 
 
-def endpoint_spec(config: Config) -> dict[str, Any]:
+def endpoint_name(config: Config, env: str) -> str:
+    """The online endpoint of Azure environment `env`: unique in its region (see `naming`)."""
+    return config.environment_names(env).online_endpoint
+
+
+def endpoint_spec(config: Config, env: str) -> dict[str, Any]:
     dep = config.deployment
     kubernetes = dep.target == "kubernetes"
     spec: dict[str, Any] = {
         "$schema": f"{SCHEMAS}/{_kind(kubernetes)}OnlineEndpoint.schema.json",
-        "name": dep.endpoint_name,
+        "name": endpoint_name(config, env),
         "auth_mode": dep.auth_mode,
     }
     if kubernetes:
@@ -48,6 +53,7 @@ def endpoint_spec(config: Config) -> dict[str, Any]:
 
 def deployment_spec(
     config: Config,
+    env: str,
     *,
     name: str,
     model: str,
@@ -63,7 +69,7 @@ def deployment_spec(
         "$schema": f"{SCHEMAS}/{_kind(kubernetes)}OnlineDeployment.schema.json",
         "name": name,
         "type": _kind(kubernetes),
-        "endpoint_name": dep.endpoint_name,
+        "endpoint_name": endpoint_name(config, env),
         "model": model,
     }
     if script is not None:
@@ -74,7 +80,12 @@ def deployment_spec(
         spec["environment"] = dep.environment
     spec["instance_type"] = dep.instance_type
     spec["instance_count"] = dep.instance_count
-    if not kubernetes:
+    if not kubernetes and config.network.mode != "managed":
+        # the legacy network isolation of a deployment's egress (it cannot change after
+        # creation). "When you secure your workspace with a managed virtual network, the
+        # egress_public_access flag for managed online deployments no longer applies. Avoid
+        # setting this flag": https://learn.microsoft.com/azure/machine-learning/
+        # concept-secure-online-endpoint ("Secure outbound access with workspace managed VNet")
         spec["egress_public_network_access"] = "disabled"
     spec["tags"] = {"managed_by": "mlops", **(tags or {})}
     return spec

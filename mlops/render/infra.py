@@ -91,7 +91,9 @@ def environment_template(config: Config, env: str) -> Template:
             depends_on=(logs,),
         )
     )
-    storage = template.add(_storage(names.storage_account))
+    trains = env == next(iter(config.environments.azure))  # models are shared out of it
+    shares_to = _registry_id(config) if trains else None
+    storage = template.add(_storage(names.storage_account, shares_to))
     vault = template.add(_key_vault(names.key_vault))
     registry = template.add(_container_registry(names.container_registry))
     workspace = template.add(
@@ -281,7 +283,25 @@ def _isolation_mode(config: Config) -> str:
     return "AllowOnlyApprovedOutbound"
 
 
-def _storage(name: str) -> Resource:
+def _storage(name: str, shares_to: str | None = None) -> Resource:
+    """The workspace's storage: private. The first environment's also admits the shared
+    registry as a resource instance, or promotion could not copy a model out of it:
+
+    "it isn't possible to share an asset from secure workspace to a private registry if the
+    storage account containing the asset has public access disabled. To enable asset sharing
+    ... Set Public network access to Enabled from selected virtual networks and IP addresses
+    ... Resource type Microsoft.MachineLearningServices/registries" (https://learn.microsoft.com/
+    azure/machine-learning/how-to-registry-network-isolation, "Share assets from workspace to
+    registry"). No IP or virtual network rule is added: the default action stays Deny."""
+    acls: dict = {"defaultAction": "Deny", "bypass": "AzureServices"}
+    if shares_to is not None:
+        acls |= {
+            "ipRules": [],
+            "virtualNetworkRules": [],
+            "resourceAccessRules": [
+                {"tenantId": "[subscription().tenantId]", "resourceId": f"[{shares_to}]"}
+            ],
+        }
     return Resource(
         "Microsoft.Storage/storageAccounts",
         API["storage"],
@@ -294,8 +314,8 @@ def _storage(name: str) -> Resource:
             "allowSharedKeyAccess": False,
             "allowCrossTenantReplication": False,
             "defaultToOAuthAuthentication": True,
-            "publicNetworkAccess": "Disabled",
-            "networkAcls": {"defaultAction": "Deny", "bypass": "AzureServices"},
+            "publicNetworkAccess": "Disabled" if shares_to is None else "Enabled",
+            "networkAcls": acls,
             "encryption": {
                 "keySource": "Microsoft.Storage",
                 "requireInfrastructureEncryption": True,
@@ -307,6 +327,16 @@ def _storage(name: str) -> Resource:
         },
         sku={"name": "Standard_GRS"},
         kind="StorageV2",
+        skips=(
+            (
+                "CKV_AZURE_59",
+                "public network access is Enabled only so the shared registry, as a resource"
+                " instance rule, can copy models out; the default action stays Deny with no IP"
+                " or VNet rule (how-to-registry-network-isolation)",
+            ),
+        )
+        if shares_to is not None
+        else (),
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 CHAMPION_ALIAS = "champion"
@@ -17,16 +17,46 @@ PROMOTED = "promoted"
 LOCK_VARIABLE = "MLOPS_REGISTRY_LOCK"  # set by `mlops run` locally: one writer at a time
 
 
-def is_candidate(tags: dict[str, str]) -> bool:
+Versions = Iterable[tuple[str, Mapping[str, str]]]
+
+
+def is_candidate(tags: Mapping[str, str]) -> bool:
+    """A version the gate promoted and that was not forced in: only such a one may be champion."""
     return tags.get("gate_decision") == PROMOTED and tags.get("forced", "false") != "true"
+
+
+def choose(versions: Versions) -> str | None:
+    """The champion's version number among (version, tags) pairs, or None. Plain data, so the
+    evaluate step (local or on Azure ML), the register step and the tests apply this one rule
+    to whatever listed the versions; `mlops.gate.champion` is the same rule for the CLI."""
+    candidates = [str(version) for version, tags in versions if is_candidate(tags)]
+    return max(candidates, key=int, default=None)
+
+
+def _search(client: Any, name: str) -> list[Any]:
+    """Every version of `name` through MLflow's search, page by page: Azure ML's MLflow
+    registry answers it (it has no aliases), and a champion past the first page still counts."""
+    quoted = name.replace("'", "''")
+    found: list[Any] = []
+    token = None
+    while True:
+        page = client.search_model_versions(f"name='{quoted}'", page_token=token)
+        found.extend(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return found
+
+
+def versions(client: Any, name: str) -> list[tuple[str, dict[str, str]]]:
+    """(version, tags) of every version of `name`: what `choose` and the gate take."""
+    return [(str(v.version), dict(v.tags or {})) for v in _search(client, name)]
 
 
 def find(client: Any, name: str) -> Any | None:
     """The champion version of `name` (an MLflow ModelVersion), or None."""
-    quoted = name.replace("'", "''")
-    versions = client.search_model_versions(f"name = '{quoted}'")
-    candidates = [v for v in versions if is_candidate(dict(v.tags or {}))]
-    return max(candidates, key=lambda v: int(v.version), default=None)
+    found = _search(client, name)
+    chosen = choose((str(v.version), dict(v.tags or {})) for v in found)
+    return next((v for v in found if str(v.version) == chosen), None)
 
 
 @contextlib.contextmanager

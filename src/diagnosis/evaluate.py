@@ -1,13 +1,16 @@
 """Evaluate step, the gate: challenger against champion on the same holdout data.
 
 `promoted` and `not promoted` are both successful outcomes; the evidence is a JSON report
-and PNG plots in MLflow. A model below the absolute threshold is never registerable.
+and PNG plots in MLflow. A model below the absolute threshold is never registerable. The
+champion is found by its version's tags, not an alias (Azure ML's registry has none), and the
+decision and its reason are tags on this step's run: all `mlops run` can read of it on Azure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,47 @@ def decide(
     )
 
 
+@dataclass(frozen=True)
+class Verdict:
+    decision: Decision
+    champion: str | None  # the version the challenger was compared with, if any
+
+
+def gate(
+    challenger: float,
+    versions: champion.Versions,
+    champion_score: Callable[[str], float],
+    *,
+    metric: str,
+    direction: str,
+    threshold: float | None,
+    min_improvement: float,
+) -> Verdict:
+    """The whole gate on plain data: the champion chosen among (version, tags) pairs by their
+    tags (no alias: Azure ML has none), scored by `champion_score(version)`, then `decide`.
+    Both backends call exactly this, whatever listed the versions."""
+    current = champion.choose(versions)
+    decision = decide(
+        challenger,
+        None if current is None else champion_score(current),
+        metric=metric,
+        direction=direction,
+        threshold=threshold,
+        min_improvement=min_improvement,
+    )
+    return Verdict(decision, current)
+
+
+def label(decision: Decision) -> str:
+    return "promoted" if decision.promoted else "not promoted"
+
+
+def run_tags(decision: Decision) -> dict[str, str]:
+    """The tags the step sets on its own MLflow run: what `mlops run` reports on Azure ML,
+    where the step's run tags are all the caller can read of the gate."""
+    return {"gate_decision": label(decision), "gate_reason": decision.reason}
+
+
 def plots(y_true: Any, scores: dict[str, Any], metric: str, values: dict[str, float]) -> dict:
     """Metric comparison, ROC curves and the challenger's confusion matrix, as figures."""
     import matplotlib
@@ -101,19 +145,15 @@ def plots(y_true: Any, scores: dict[str, Any], metric: str, values: dict[str, fl
     return figures
 
 
-def _champion(model_name: str) -> tuple[Any, dict[str, str], str] | None:
-    """The champion model, its version's tags and its version number, if there is one."""
+def _listed(model_name: str) -> list[tuple[str, dict[str, str]]]:
+    """(version, tags) of every registered version of `model_name`; [] before the first."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
     try:
-        version = champion.find(mlflow.MlflowClient(), model_name)
+        return champion.versions(mlflow.MlflowClient(), model_name)
     except MlflowException:  # no such model yet
-        return None
-    if version is None:
-        return None
-    model = mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}")
-    return model, dict(version.tags), str(version.version)
+        return []
 
 
 def holdout_metrics(prepared: Path, model: Any) -> dict[str, float]:
@@ -144,29 +184,39 @@ def main(argv: list[str] | None = None) -> None:
     challenger = mlflow.sklearn.load_model(str(args.model))
     scores = {"challenger": challenger.predict_proba(features)[:, 1]}
     results = {"challenger": classification_metrics(truth, scores["challenger"])}
-    champion = _champion(args.model_name)
-    champion_info = None
-    if champion is not None:
-        model, tags, version = champion
+    metric = args.primary_metric
+    if metric not in results["challenger"]:
+        known = ", ".join(results["challenger"])
+        parser.error(f"unknown primary metric {metric!r}; known: {known}")
+
+    def score(version: str) -> float:
+        """The champion on the same holdout; its scores and metrics kept for the report."""
+        model = mlflow.sklearn.load_model(f"models:/{args.model_name}/{version}")
         scores["champion"] = model.predict_proba(features)[:, 1]
         results["champion"] = classification_metrics(truth, scores["champion"])
-        champion_info = {"version": version, "dataset_version": tags.get("dataset_version")}
-    if args.primary_metric not in results["challenger"]:
-        known = ", ".join(results["challenger"])
-        parser.error(f"unknown primary metric {args.primary_metric!r}; known: {known}")
+        return results["champion"][metric]
 
-    metric = args.primary_metric
+    versions = _listed(args.model_name)
     threshold = args.threshold
-    decision = decide(
+    verdict = gate(
         results["challenger"][metric],
-        results["champion"][metric] if champion is not None else None,
+        versions,
+        score,
         metric=metric,
         direction=args.direction,
         threshold=threshold,
         min_improvement=args.min_improvement,
     )
+    decision = verdict.decision
+    champion_info = None
+    if verdict.champion is not None:
+        tags = dict(versions)[verdict.champion]
+        champion_info = {
+            "version": verdict.champion,
+            "dataset_version": tags.get("dataset_version"),
+        }
     report = {
-        "decision": "promoted" if decision.promoted else "not promoted",
+        "decision": label(decision),
         **asdict(decision),
         "primary_metric": metric,
         "direction": args.direction,
@@ -188,7 +238,7 @@ def main(argv: list[str] | None = None) -> None:
     for role, values in results.items():
         for name, value in values.items():
             mlflow.log_metric(f"{role}_{name}", value)
-    mlflow.set_tag("gate_decision", report["decision"])
+    mlflow.set_tags(run_tags(decision))  # on both backends: what `mlops run` reports
     mlflow.log_dict(report, "gate_report.json")
     comparison = {role: values[metric] for role, values in results.items()}
     for name, figure in plots(truth, scores, metric, comparison).items():

@@ -79,6 +79,7 @@ from typing import Any
 from unittest.mock import patch
 from urllib.parse import parse_qs, urlparse
 
+from azure.core.exceptions import ServiceRequestError
 from azure.core.pipeline.transport import (
     RequestsTransport,
 )
@@ -92,7 +93,16 @@ with warnings.catch_warnings():  # azure.ai.ml's import warns (marshmallow): not
     from azure.ai.ml._restclient.arm_ml_service._utils.model_base import _UNSET
     from azure.ai.ml._restclient.arm_ml_service._utils.model_base import Model as RestModel
 
-__all__ = ["AmlFake", "FakeCredential", "Fault", "JobScenario", "Recorded", "Scoring", "offline"]
+__all__ = [
+    "AmlFake",
+    "AmlFault",
+    "FakeCredential",
+    "Fault",
+    "JobScenario",
+    "Recorded",
+    "Scoring",
+    "offline",
+]
 
 Answer = tuple[int, Any, dict[str, str]]
 ARM = "https://management.azure.com"
@@ -139,10 +149,9 @@ class JobScenario:
 
     polls: int = 3
     fail_step: str | None = None  # this step fails, so does the parent; later steps never run
-    promoted: bool = True  # the evaluate step's gate_decision
-    gate_reason: str = "roc_auc 0.991 beats the champion (0.987) by more than 0.0"
     never_finishes: bool = False  # the parent stays Running, evaluate is stuck Running
-    step_tags: dict[str, dict[str, str]] = field(default_factory=dict)  # more tags per step
+    # the tags each step's run carries: only what the step's MLflow calls set (see `step_ran`)
+    step_tags: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -151,6 +160,26 @@ class Scoring:
 
     status: int = 200
     body: Any = None
+
+
+@dataclass
+class AmlFault(Fault):
+    """A `Fault` that can also strike where an answer alone cannot: `when="network"` raises
+    azure-core's ServiceRequestError from the transport (no answer at all), `when="after"`
+    handles the request (its state change applies) and then answers `status`. azure-core
+    retries idempotent requests (PUT, GET, DELETE: 3 more tries), so `times` counts those."""
+
+    when: str = "before"  # "before" (answer instead of handling), "network" or "after"
+
+    @classmethod
+    def network(cls, method: str, path_pattern: str, times: int = 1) -> AmlFault:
+        return cls(method, path_pattern, 0, times=times, when="network")
+
+    @classmethod
+    def processed_then(
+        cls, method: str, path_pattern: str, status: int = 500, times: int = 1
+    ) -> AmlFault:
+        return cls(method, path_pattern, status, times=times, when="after")
 
 
 class AmlFake(FakeTransport):
@@ -175,6 +204,8 @@ class AmlFake(FakeTransport):
         self.scenario = JobScenario()
         self.failing_deployments: dict[str, str] = {}  # deployment name -> provisioning error
         self.scoring: dict[str, Scoring] = {}  # deployment name -> answer (default: healthy)
+        self.logs: dict[str, str] = {}  # deployment name -> its container log (getLogs)
+        self.slept: list[float] = []  # what azure-core's retries waited (see `sleep`)
         self.keys = {"primaryKey": "fake-primary-key", "secondaryKey": "fake-secondary-key"}
         self.resources: dict[str, dict[str, Any]] = {}  # resource path, lower case -> resource
         self.job_polls: dict[str, int] = {}  # job name -> GETs so far
@@ -191,17 +222,22 @@ class AmlFake(FakeTransport):
         """A model version in another workspace (another environment's)."""
         self._store_model(workspace_id, name, version, {"tags": tags})
 
+    def step_ran(self, step: str, **tags: str) -> None:
+        """In pipelines run from now on, `step`'s MLflow calls set `tags` on its run (the fake
+        runs no step code): run history serves only these, nothing the step does not set."""
+        self.scenario.step_tags[step] = dict(tags)
+
     def registry_model(self, name: str, version: str) -> dict[str, Any] | None:
         """The model version as the registry holds it (its tags are what was promoted)."""
         return self.resources.get(f"{self.registry_id}/models/{name}/versions/{version}".lower())
 
     def writes(self) -> list[Recorded]:
-        """What changed state (not listKeys, not scoring)."""
+        """What changed state (not listKeys, getLogs or scoring)."""
         return [
             r
             for r in self.requests
             if r.method in ("PUT", "POST", "PATCH", "DELETE")
-            and not r.path.endswith(("/listKeys", "/score"))
+            and not r.path.endswith(("/listKeys", "/getLogs", "/score"))
         ]
 
     # --- HttpTransport -----------------------------------------------------------------
@@ -211,25 +247,43 @@ class AmlFake(FakeTransport):
             response.read()  # as RequestsTransport does: some callers read `.text()` directly
         return response
 
+    def sleep(self, duration: float) -> None:
+        """azure-core's retry policy waits through the transport (backoff, Retry-After):
+        recorded, not slept."""
+        self.slept.append(duration)
+
     def _answer(self, request: Any) -> Any:
         url = urlparse(request.url)
         body = json_body(request)
         recorded = Recorded(request.method, url.path, url.query, body, url.netloc)
         self.requests.append(recorded)
+        fault = self._fault(request.method, url.path)
+        when = getattr(fault, "when", "before")
+        if fault is not None and when == "network":
+            raise ServiceRequestError(f"{request.method} {url.path}: connection reset (injected)")
+        if fault is not None and when == "before":
+            return respond(request, fault.status, _error("Fault", "injected"), fault.headers)
+        if url.netloc.endswith(".inference.ml.azure.com"):
+            answer = self._score(url.netloc.split(".")[0], request, body)
+        else:
+            path = url.path.removeprefix("/mferp/managementfrontend")
+            self._check_contract(recorded, path)
+            answer = self._route(request.method, path, parse_qs(url.query), copy.deepcopy(body))
+        if fault is not None:  # "after": the change applied, its answer lost to a server error
+            return respond(request, fault.status, _error("Fault", "injected after"), fault.headers)
+        return respond(request, *answer)
+
+    def _fault(self, method: str, path: str) -> Fault | None:
+        """The first armed fault for this request, disarmed by one."""
         for fault in self.faults:
             if (
                 fault.times
-                and fault.method == request.method
-                and re.search(fault.path_pattern, url.path, re.IGNORECASE)
+                and fault.method == method
+                and re.search(fault.path_pattern, path, re.IGNORECASE)
             ):
                 fault.times -= 1
-                return respond(request, fault.status, _error("Fault", "injected"), fault.headers)
-        if url.netloc.endswith(".inference.ml.azure.com"):
-            return respond(request, *self._score(url.netloc.split(".")[0], request, body))
-        path = url.path.removeprefix("/mferp/managementfrontend")
-        self._check_contract(recorded, path)
-        answer = self._route(request.method, path, parse_qs(url.query), copy.deepcopy(body))
-        return respond(request, *answer)
+                return fault
+        return None
 
     # --- routing -----------------------------------------------------------------------
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Answer:
@@ -250,6 +304,8 @@ class AmlFake(FakeTransport):
         if path.endswith("/listKeys") and method == "POST":
             ok = path.removesuffix("/listKeys").lower() in self.resources
             return (200, self.keys, {}) if ok else _not_found(path)
+        if path.endswith("/getLogs") and method == "POST":
+            return self._get_logs(path.removesuffix("/getLogs"), body)
         if re.fullmatch(_WS + r"/jobs/[^/]+", path) and method in ("GET", "PUT"):
             return self._get_job(path) if method == "GET" else self._put_job(path, body)
         if method == "PUT" and re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path):
@@ -281,7 +337,24 @@ class AmlFake(FakeTransport):
             return 204, None, {}
         for key in [k for k in self.resources if k.startswith(path.lower() + "/")]:
             del self.resources[key]
+        if m := re.fullmatch(r"(?P<endpoint>.+)/deployments/(?P<name>[^/]+)", path):
+            # an endpoint's traffic names only deployments that exist (a deleted one had 0%)
+            endpoint = self.resources.get(m["endpoint"].lower())
+            if endpoint is not None:
+                (endpoint["properties"].get("traffic") or {}).pop(m["name"], None)
         return 202, None, self._new_operation({"status": "Succeeded"})
+
+    def _get_logs(self, deployment: str, body: Any) -> Answer:
+        """POST .../deployments/D/getLogs {"containerType"?, "tail"} -> {"content": ...}."""
+        if deployment.lower() not in self.resources:
+            return _not_found(deployment)
+        unknown = set(body or {}) - {"containerType", "tail"}
+        kind = (body or {}).get("containerType", "InferenceServer")
+        if unknown or kind not in ("InferenceServer", "StorageInitializer"):
+            return 400, _error("BadArgument", f"getLogs: {sorted(unknown)}, {kind}"), {}
+        name = deployment.rsplit("/", 1)[1]
+        lines = self.logs.get(name, f"{name}: inference server listening on 5001").splitlines()
+        return 200, {"content": "\n".join(lines[-int(body.get("tail") or len(lines)) :])}, {}
 
     def _store(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """Keep the resource as Azure ML returns it: the body plus id, name, type, systemData."""
@@ -342,8 +415,11 @@ class AmlFake(FakeTransport):
         return 200, discovery, {}
 
     def _code_lookup(self, versions: str, snapshot_hash: str) -> Answer:
-        """Every snapshot is already registered: uploads would bypass the transport."""
-        path = self.code_hashes.setdefault(snapshot_hash, f"{versions}/1")
+        """Every snapshot is already registered in the workspace asked (uploads would bypass
+        the transport); each workspace has its own, as in Azure ML, so a snapshot registered
+        in test is not found by name in prod."""
+        key = f"{versions.split('/codes/')[0].lower()}|{snapshot_hash}"
+        path = self.code_hashes.setdefault(key, f"{versions}/1")
         if path.lower() not in self.resources:
             container = f"azureml-blobstore-{WORKSPACE_GUID}"
             uri = f"https://stws.blob.core.windows.net/{container}/LocalUpload/{snapshot_hash}/src"
@@ -435,16 +511,22 @@ class AmlFake(FakeTransport):
         runs = []
         for step in STEPS[: STEPS.index(last) + 1] if last else ():
             step_status = last_status if step == last else "Completed"
-            tags = dict(s.step_tags.get(step, {}))
-            if step == "evaluate" and step_status == "Completed":
-                tags["gate_decision"] = "promoted" if s.promoted else "not promoted"
-                tags["gate_reason"] = s.gate_reason
+            ran = step_status != "Running"  # a step's tags are there once its code has run
+            tags = dict(s.step_tags.get(step, {})) if ran else {}
             runs.append(_run(parent, step, step_status, tags))
         return 200, {"value": runs, "continuationToken": None, "nextLink": None}, {}
 
     # --- online endpoints and deployments ----------------------------------------------
     def _put_endpoint(self, path: str, body: Any) -> Answer:
         name, created = path.rsplit("/", 1)[1], path.lower() not in self.resources
+        taken = [
+            k
+            for k in self.resources
+            if k.endswith(f"/onlineendpoints/{name.lower()}") and k != path.lower()
+        ]
+        if created and taken:  # the name is the scoring host: unique in the region
+            message = f"Endpoint name {name} is already in use in region {REGION}"
+            return 409, _error("Conflict", message), {}
         traffic = body["properties"].get("traffic") or {}
         missing = [d for d in traffic if f"{path}/deployments/{d}".lower() not in self.resources]
         if missing or sum(traffic.values()) not in (0, 100):

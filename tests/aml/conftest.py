@@ -25,6 +25,20 @@ def workspace_id(env: str) -> str:
     return WORKSPACES.format(sub=SUB, env=env)
 
 
+def endpoint_name(env: str) -> str:
+    """The online endpoint of `env` as mlops names it: NAME-ENV-HASH, unique in its region."""
+    from mlops import naming
+
+    return naming.environment_names(
+        prefix="mlops",
+        project="diagnosis",
+        env=env,
+        resource_group=f"rg-mlops-diagnosis-{env}",
+        subscription_id=SUB,
+        endpoint="diagnosis-online",
+    ).online_endpoint
+
+
 def make_project(folder: Path, *, kubernetes: bool = False) -> LoadedConfig:
     for part in ("pipelines", "src"):
         shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))

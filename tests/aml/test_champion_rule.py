@@ -4,11 +4,13 @@ workspace (whose registry has no aliases)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
 import pytest
 
+from diagnosis import champion as step_rule
 from diagnosis.prep import split
 from diagnosis.schema import read_csv
 from diagnosis.train import fit
@@ -80,3 +82,43 @@ def test_the_same_registrations_make_the_same_champion_locally_and_on_azure(
     if expected is not None:  # the alias MLflow holds agrees with the rule
         alias = mlflow.MlflowClient().get_model_version_by_alias("diagnosis", "champion")
         assert str(alias.version) == expected
+
+
+@dataclass
+class Listed:
+    """A version as `mlops.gate.champion` takes it (local registry and Azure ML records)."""
+
+    version: str
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+P, N = {"gate_decision": "promoted"}, {"gate_decision": "not promoted"}
+P_FORCED = {"gate_decision": "promoted", "forced": "true"}  # register never writes it: no champion
+N_FORCED = {"gate_decision": "not promoted", "forced": "true"}
+P_NOT_FORCED = {"gate_decision": "promoted", "forced": "false"}
+RULE_TABLE = {
+    "no versions": ([], None),
+    "one promoted": ([("1", P)], "1"),
+    "newest promoted wins": ([("1", P), ("2", P_NOT_FORCED)], "2"),
+    "not promoted after a promotion": ([("1", P), ("2", N)], "1"),
+    "forced after a promotion": ([("1", P), ("2", N_FORCED)], "1"),
+    "promoted yet forced is never champion": ([("1", P), ("2", P_FORCED)], "1"),
+    "only forced": ([("1", N_FORCED), ("2", N_FORCED)], None),
+    "no gate tags": ([("1", {}), ("2", {"forced": "false"})], None),
+    "gaps in the numbers": ([("3", P), ("7", N), ("12", P), ("40", N_FORCED)], "12"),
+    "10 is newer than 9": ([("9", P), ("10", P)], "10"),
+    "listed newest first": ([("10", P), ("9", P), ("2", P)], "10"),
+    "listed in no order": ([("2", P), ("11", N), ("10", P), ("9", P)], "10"),
+    "decision spelled otherwise": ([("1", P), ("2", {"gate_decision": "Promoted"})], "1"),
+}
+
+
+@pytest.mark.parametrize("case", RULE_TABLE)
+def test_mlops_and_the_step_code_choose_the_same_champion(case):
+    """`mlops.gate.champion` (the CLI, both backends) and `diagnosis.champion.choose` (the
+    evaluate and register steps, which cannot import mlops) are one rule."""
+    listed, expected = RULE_TABLE[case]
+    cli = champion([Listed(version, dict(tags)) for version, tags in listed])
+
+    assert step_rule.choose(listed) == expected
+    assert getattr(cli, "version", None) == expected

@@ -10,24 +10,27 @@ import pytest
 from azure.ai.ml import load_online_deployment, load_online_endpoint
 
 from mlops.backends.azure.clients import AzureClients
-from mlops.config.loader import LoadedConfig
+from mlops.cli._group import Terminated
+from mlops.config.loader import LoadedConfig, load_config
 from mlops.errors import BackendError, BadInputError
 from mlops.services import azure_ml
-from tests.aml.aml_fake import AmlFake, Fault, Scoring
-from tests.aml.conftest import make_project, workspace_id
+from tests.aml.aml_fake import AmlFake, AmlFault, Fault, Scoring
+from tests.aml.conftest import endpoint_name, make_project, workspace_id
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-ENDPOINT = "diagnosis-online"
+ENDPOINT = endpoint_name("test")
+TRAFFIC_PUT = rf"/onlineEndpoints/{ENDPOINT}$"
+LOGS_API = "2023-04-01-preview"  # online_deployments.get_logs in azure-ai-ml 1.35
 
 
 def _traffic(aml: AmlFake, env: str = "test") -> dict[str, int]:
-    path = f"{workspace_id(env)}/onlineEndpoints/{ENDPOINT}".lower()
+    path = f"{workspace_id(env)}/onlineEndpoints/{endpoint_name(env)}".lower()
     return dict(aml.resources[path]["properties"].get("traffic") or {})
 
 
 def _deployments(aml: AmlFake, env: str = "test") -> list[str]:
-    prefix = f"{workspace_id(env)}/onlineEndpoints/{ENDPOINT}/deployments/".lower()
+    prefix = f"{workspace_id(env)}/onlineEndpoints/{endpoint_name(env)}/deployments/".lower()
     return sorted(k.rsplit("/", 1)[1] for k in aml.resources if k.startswith(prefix))
 
 
@@ -121,9 +124,15 @@ def test_a_first_deployment_creates_a_private_endpoint_then_takes_all_traffic(
     deployment_put = next(w for w in aml.writes() if w.path.endswith("/deployments/blue"))
     props = deployment_put.body["properties"]
     assert props["model"].endswith("registries/mlr-mlops-diagnosis/models/diagnosis/versions/3")
-    assert props["egressPublicNetworkAccess"].lower() == "disabled"
+    # a managed virtual network governs egress: the legacy per-deployment flag stays unset
+    assert props.get("egressPublicNetworkAccess") in (None, "Enabled")
     assert [e for e, _ in events][:3] == ["creating", "deploying", "smoke-tested"]
-    assert result.smoke == ["sample_request.json: 2 prediction(s)"] * 2  # before, and at 100%
+    # scored directly before taking traffic, then at 100% directly and as the endpoint routes
+    assert result.smoke == [
+        "sample_request.json: 2 prediction(s)",
+        "sample_request.json: 2 prediction(s)",
+        "sample_request.json (as routed): 2 prediction(s)",
+    ]
 
 
 def test_a_new_version_rolls_out_blue_green_by_the_configured_steps(
@@ -164,6 +173,8 @@ def test_a_failing_new_deployment_is_rolled_back_and_traffic_stays_on_the_old_on
     else:
         aml.scoring["green"] = Scoring(200, {"predictions": [0, 1, 1]})
 
+    aml.logs["green"] = "booting\nImportError: No module named 'sklearn'"
+
     with pytest.raises(BackendError) as rolled_back:
         azure_ml.deploy(promoted, "test", "diagnosis:4", clients)
 
@@ -171,6 +182,10 @@ def test_a_failing_new_deployment_is_rolled_back_and_traffic_stays_on_the_old_on
     assert "traffic stays on blue" in rolled_back.value.message
     assert _traffic(aml) == {"blue": 100}
     assert _deployments(aml) == ["blue"]
+    # the new deployment's last log lines, read before it went, as the SDK asks for them
+    assert "ImportError: No module named 'sklearn'" in rolled_back.value.message
+    [logs] = [r for r in aml.requests if r.path.endswith("/deployments/green/getLogs")]
+    assert (logs.method, logs.body, logs.api_version) == ("POST", {"tail": 50}, LOGS_API)
 
 
 def test_deployment_calls_survive_throttling_and_server_errors(
@@ -188,11 +203,186 @@ def test_deployment_calls_survive_throttling_and_server_errors(
     assert [f.times for f in aml.faults] == [0, 0, 0]
 
 
+@pytest.fixture
+def upgrade(promoted: LoadedConfig, clients: AzureClients, aml: AmlFake) -> LoadedConfig:
+    """blue serves diagnosis:3 with all traffic; diagnosis:4 is promoted, ready to roll out."""
+    azure_ml.deploy(promoted, "test", "diagnosis:3", clients)
+    aml.seed_model("diagnosis", "4", gate_decision="promoted", forced="false")
+    azure_ml.promote(promoted, "diagnosis:4", "test", clients)
+    return promoted
+
+
+def _rolled_back(aml: AmlFake) -> None:
+    """Traffic exactly as before the rollout, and no new deployment."""
+    assert _traffic(aml) == {"blue": 100}
+    assert _deployments(aml) == ["blue"]
+
+
+def test_a_network_error_while_moving_traffic_is_rolled_back(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    # azure-core tries a PUT 4 times on a dropped connection: all 4 fail
+    aml.faults.append(AmlFault.network("PUT", TRAFFIC_PUT, times=4))
+
+    with pytest.raises(BackendError) as rolled_back:
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, sleep=_no_sleep)
+
+    message = rolled_back.value.message
+    assert message.startswith("rolled back green (diagnosis:4)")
+    assert "ServiceRequestError" in message and "traffic stays on blue" in message
+    assert aml.faults[0].times == 0
+    _rolled_back(aml)
+
+
+def test_a_deployment_spec_the_sdk_loader_rejects_is_rolled_back(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    text = upgrade.path.read_text(encoding="utf-8")
+    text = text.replace("  instance_count: 1\n", "  instance_count: 1\n  environment: not-an-env\n")
+    upgrade.path.write_text(text, encoding="utf-8")
+    writes = len(aml.writes())
+
+    with pytest.raises(BackendError) as rolled_back:
+        azure_ml.deploy(load_config(upgrade.path), "test", "diagnosis:4", clients)
+
+    assert rolled_back.value.message.startswith("rolled back green (diagnosis:4)")
+    assert "ValidationError" in rolled_back.value.message
+    assert aml.writes()[writes:] == []  # nothing was sent: nothing to undo
+    _rolled_back(aml)
+
+
+@pytest.mark.parametrize("interrupt", [KeyboardInterrupt, Terminated, SystemExit])
+def test_an_interrupt_during_the_rollout_rolls_back_then_unwinds_as_itself(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake, interrupt: type[BaseException]
+) -> None:
+    events: list[str] = []
+
+    def on_event(event: str, detail: str) -> None:
+        events.append(event)
+        if event == "traffic" and events.count("traffic") == 1:  # green holds 10%
+            assert _traffic(aml) == {"blue": 90, "green": 10}
+            raise interrupt()
+
+    with pytest.raises(interrupt):
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, on_event=on_event)
+
+    assert events[-1] == "rolling back"
+    _rolled_back(aml)
+
+
+def test_ctrl_c_while_waiting_to_retry_a_smoke_request_rolls_back(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.faults.append(Fault("POST", r"/score$", 429))
+
+    def interrupted(_: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, sleep=interrupted)
+
+    _rolled_back(aml)
+
+
+@pytest.mark.parametrize(
+    ("throttled", "headers", "waits", "core_waits"),
+    [
+        (1, {}, [1.0], []),
+        (3, {}, [1.0, 2.0, 4.0], []),
+        # azure-core honours Retry-After itself a few times (waiting through the transport);
+        # once it gives up, the wait is ours
+        (5, {"Retry-After": "7"}, [7.0], [7.0] * 4),
+    ],
+)
+def test_a_throttled_smoke_request_is_retried_and_the_rollout_completes(
+    upgrade: LoadedConfig,
+    clients: AzureClients,
+    aml: AmlFake,
+    throttled: int,
+    headers: dict[str, str],
+    waits: list[float],
+    core_waits: list[float],
+) -> None:
+    aml.faults.append(Fault("POST", r"/score$", 429, headers, times=throttled))
+    slept: list[float] = []
+
+    result = azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, sleep=slept.append)
+
+    assert (slept, [s for s in aml.slept if s]) == (waits, core_waits)  # not polls
+    assert result.traffic[-1] == {"blue": 0, "green": 100}
+    assert _traffic(aml) == {"green": 100}
+
+
+def test_a_smoke_request_still_throttled_after_four_tries_fails_and_is_rolled_back(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.faults.append(Fault("POST", r"/score$", 429, times=4))
+    slept: list[float] = []
+
+    with pytest.raises(BackendError) as rolled_back:
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, sleep=slept.append)
+
+    assert "answered 429, 4 tries" in rolled_back.value.message
+    assert slept == [1.0, 2.0, 4.0]
+    _rolled_back(aml)
+
+
+def test_after_each_traffic_step_the_endpoint_is_smoke_tested_as_routed(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    # green answers well when asked directly; the split still routes most requests to blue
+    aml.scoring["blue"] = Scoring(200, {"predictions": [0]})
+
+    with pytest.raises(BackendError) as rolled_back:
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, sleep=_no_sleep)
+
+    assert "smoke test: " + f"{ENDPOINT} (as routed) answered" in rolled_back.value.message
+    _rolled_back(aml)
+
+
+def test_a_traffic_update_applied_but_answered_500_is_still_rolled_back(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    # every try of the first traffic step applies (blue 90, green 10) and answers 500
+    aml.faults.append(AmlFault.processed_then("PUT", TRAFFIC_PUT, 500, times=4))
+
+    with pytest.raises(BackendError) as rolled_back:
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, sleep=_no_sleep)
+
+    assert rolled_back.value.message.startswith("rolled back green (diagnosis:4)")
+    assert aml.faults[0].times == 0
+    _rolled_back(aml)
+
+
+def test_a_rollback_that_fails_reports_what_it_left(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    def on_event(event: str, detail: str) -> None:
+        if event == "traffic":  # green holds 10%, then fails; no traffic change goes through
+            aml.scoring["green"] = Scoring(500, {"error": {"code": "Boom", "message": "boom"}})
+            aml.faults.append(Fault("PUT", TRAFFIC_PUT, 500, times=99))
+
+    with pytest.raises(BackendError) as failed:
+        azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, on_event=on_event)
+
+    message = failed.value.message
+    assert "rolled back" not in message and "the rollback failed (setting traffic" in message
+    assert f"left: deployment green still exists, traffic of {ENDPOINT}: blue 90%, green 10%" in (
+        message
+    )
+    assert "--traffic blue=100" in (failed.value.hint or "")
+    assert _traffic(aml) == {"blue": 90, "green": 10}
+
+
+def _no_sleep(_: float) -> None:
+    pass
+
+
 @pytest.mark.parametrize("kubernetes", [False, True])
 def test_dry_run_prints_yaml_that_azure_ml_loaders_accept_with_no_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubernetes: bool
 ) -> None:
-    loaded = make_project(tmp_path, kubernetes=kubernetes)
+    make_project(tmp_path, kubernetes=kubernetes)
     monkeypatch.chdir(tmp_path)
 
     result = run_cli("deploy", "--env", "prod", "--model", "diagnosis:3", "--dry-run")
@@ -205,7 +395,7 @@ def test_dry_run_prints_yaml_that_azure_ml_loaders_accept_with_no_call(
     kind = "Kubernetes" if kubernetes else "Managed"
     assert type(endpoint).__name__ == f"{kind}OnlineEndpoint"
     assert type(deployment).__name__ == f"{kind}OnlineDeployment"
-    assert deployment.endpoint_name == endpoint.name == loaded.config.deployment.endpoint_name
+    assert deployment.endpoint_name == endpoint.name == endpoint_name("prod")
     if kubernetes:
         assert endpoint.compute == "aks" and str(deployment.model).endswith("diagnosis:3")
     else:
@@ -223,3 +413,18 @@ def test_deploy_to_an_environment_missing_from_mlops_yaml_exits_2(
 
     assert result.exit_code == 2
     assert "not an Azure environment" in result.stderr
+
+
+def test_the_egress_flag_is_set_only_where_the_deployment_governs_its_own_egress(
+    project: LoadedConfig,
+) -> None:
+    """Managed virtual network: the workspace's outbound rules govern egress, the legacy flag
+    stays unset; customer VNet (network.mode vnet): the deployment disables its own egress."""
+    from mlops.render.endpoint import deployment_spec
+
+    managed = deployment_spec(project.config, "test", name="blue", model="azureml:m:1")
+    assert "egress_public_network_access" not in managed
+    vnet = project.config.model_copy(deep=True)
+    vnet.network.mode = "vnet"
+    spec = deployment_spec(vnet, "test", name="blue", model="azureml:m:1")
+    assert spec["egress_public_network_access"] == "disabled"

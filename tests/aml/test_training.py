@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from diagnosis.evaluate import Decision, run_tags
 from mlops.backends.azure.clients import AzureClients
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError
@@ -26,11 +27,13 @@ def test_continuous_training_submits_the_pipeline_with_lineage_and_reports_the_g
     monkeypatch.setenv("SYSTEM_TEAMPROJECT", "ml")
     monkeypatch.setenv("BUILD_SOURCEVERSION", "0123abcd")
     events: list[tuple[str, str]] = []
+    beats = Decision(True, True, "roc_auc 0.9910 beats champion 0.9870 by +0.0040")
+    aml.step_ran("evaluate", **run_tags(beats))
 
     result = _run(project, clients, on_event=lambda *e: events.append(e))
 
     assert result.ok and result.job.status == "Completed"
-    assert result.gate["gate_decision"] == "promoted"
+    assert result.gate == {"gate_decision": "promoted", "gate_reason": beats.reason}
     [job_put] = [w for w in aml.writes() if "/jobs/" in w.path]
     body = job_put.body["properties"]
     assert body["experimentName"] == "diagnosis"
@@ -124,8 +127,19 @@ def test_the_run_reports_the_version_the_register_step_registered(
 def test_a_run_the_gate_did_not_promote_reports_no_model(
     project: LoadedConfig, clients: AzureClients, aml: AmlFake
 ) -> None:
-    aml.scenario = JobScenario(promoted=False)
+    aml.step_ran("evaluate", **run_tags(Decision(False, True, "no improvement")))
 
     result = _run(project, clients).to_dict()
 
     assert result["gate_decision"] == "not promoted" and result["model"] is None
+    assert result["gate_reason"] == "no improvement"
+
+
+def test_the_gate_reported_is_only_what_the_evaluate_step_set_on_its_run(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    """Nothing invents a decision: an evaluate step that set no tags reports no gate."""
+    result = _run(project, clients)
+
+    assert result.ok and result.gate == {}
+    assert "gate_decision" not in result.to_dict()

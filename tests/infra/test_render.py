@@ -95,7 +95,10 @@ def test_nothing_is_reachable_from_the_public_internet(config: Path) -> None:
         assert ws["identity"] == {"type": "SystemAssigned"}
         assert ws["properties"]["publicNetworkAccess"] == "Disabled"
         (st,) = _resources(template, "Microsoft.Storage/storageAccounts")
-        assert st["properties"]["publicNetworkAccess"] == "Disabled"
+        # Disabled, except the training environment's, which admits only the shared
+        # registry (see the test of resource instance rules below): nothing public either way
+        assert st["properties"]["networkAcls"]["defaultAction"] == "Deny"
+        assert st["properties"]["networkAcls"].get("ipRules", []) == []
         assert st["properties"]["allowBlobPublicAccess"] is False
         assert st["properties"]["minimumTlsVersion"] == "TLS1_2"
         assert st["properties"]["supportsHttpsTrafficOnly"] is True
@@ -206,3 +209,30 @@ def test_the_custom_role_is_assignable_in_every_environments_resource_group(
     ]
     not_actions = props["permissions"][0]["notActions"]
     assert "Microsoft.MachineLearningServices/workspaces/computes/write" in not_actions
+
+
+@pytest.mark.parametrize("config", ALL_CONFIGS, ids=lambda p: p.stem)
+def test_only_the_training_environments_storage_admits_the_registry_so_promotion_can_copy(
+    config: Path,
+) -> None:
+    """Microsoft: a model cannot be shared from a workspace whose storage has public access
+    disabled; the fix is public access from selected networks with a resource instance rule
+    for the registry (how-to-registry-network-isolation). Nothing else gets in: the default
+    action stays Deny, no IP or VNet rule; test and prod storage stay fully private."""
+    loaded = load_config(config).config
+    first, *later = loaded.environments.azure
+    registry = loaded.shared_names().registry
+    for env, template in ((e, _templates(config)[f"infra/{e}/main.json"]) for e in [first, *later]):
+        (storage,) = _resources(template, "Microsoft.Storage/storageAccounts")
+        props = storage["properties"]
+        acls = props["networkAcls"]
+        assert acls["defaultAction"] == "Deny"
+        if env == first:
+            assert props["publicNetworkAccess"] == "Enabled"
+            assert acls["ipRules"] == [] and acls["virtualNetworkRules"] == []
+            (rule,) = acls["resourceAccessRules"]
+            assert "'Microsoft.MachineLearningServices/registries'" in rule["resourceId"]
+            assert f"'{registry}'" in rule["resourceId"]
+        else:
+            assert props["publicNetworkAccess"] == "Disabled"
+            assert "resourceAccessRules" not in acls

@@ -9,11 +9,13 @@ the tool's output, so `--output json` stays parseable.
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import io
 import logging
 import sys
+import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +33,20 @@ DENIED_HINT = (
     "the signed-in identity needs a role on the workspace that allows it (see `mlops rbac"
     " matrix`); pipelines use their environment's CI/CD identity"
 )
+#: longest waits (seconds) on Azure ML's long-running operations, so a stuck one fails the
+#: release (and rollback) instead of hanging it: creating an endpoint takes 1-5 minutes;
+#: a deployment 5-20 (image build, VMs, model download; a first image build more);
+#: a traffic change under a minute; removing a deployment a few minutes (VMs released)
+ENDPOINT_CREATE_TIMEOUT = 20 * 60
+DEPLOYMENT_CREATE_TIMEOUT = 60 * 60
+TRAFFIC_UPDATE_TIMEOUT = 10 * 60
+DELETE_TIMEOUT = 20 * 60
+#: smoke requests: tries, the backoff before each retry, and the longest Retry-After honoured
+SCORE_TRIES = 4
+SCORE_BACKOFF = (1.0, 2.0, 4.0)
+SCORE_MAX_RETRY_AFTER = 60.0
+#: answers worth another try: throttled (one instance, one concurrent request) or not ready
+RETRYABLE_STATUS = frozenset({429, 503})
 
 
 @contextlib.contextmanager
@@ -255,20 +271,41 @@ def _load(kind: str, spec: dict[str, Any], root: Path) -> Any:
         return loader(io.StringIO(dump_yaml(spec)), relative_origin=str(root / "mlops.yaml"))
 
 
+def _finish(poller: Any, timeout: float, what: str) -> Any:
+    """The operation's result, waiting at most `timeout` seconds: the SDK's `result()` would
+    wait forever, and with a timeout returns whatever it has without saying it gave up."""
+    result = poller.result(timeout=timeout)
+    if not poller.done():
+        raise BackendError(
+            f"{what}: not finished after {timeout / 60:g} min; it may still be going on in Azure",
+            hint="check its state in the studio (Endpoints) or with `az ml online-endpoint show`"
+            " before trying again",
+        )
+    return result
+
+
 def create_endpoint(ml: MLClient, spec: dict[str, Any], root: Path) -> None:
     endpoint = _load("endpoint", spec, root)
+    what = f"creating endpoint {spec['name']}"
     _call(
-        lambda: ml.online_endpoints.begin_create_or_update(endpoint).result(),
-        f"creating endpoint {spec['name']}",
+        lambda: _finish(
+            ml.online_endpoints.begin_create_or_update(endpoint), ENDPOINT_CREATE_TIMEOUT, what
+        ),
+        what,
     )
 
 
 def create_deployment(ml: MLClient, spec: dict[str, Any], root: Path) -> None:
     """Create or replace a deployment (at whatever traffic the endpoint gives it: none yet)."""
     deployment = _load("deployment", spec, root)
+    what = f"deploying {spec['name']} to endpoint {spec['endpoint_name']}"
     _call(
-        lambda: ml.online_deployments.begin_create_or_update(deployment).result(),
-        f"deploying {spec['name']} to endpoint {spec['endpoint_name']}",
+        lambda: _finish(
+            ml.online_deployments.begin_create_or_update(deployment),
+            DEPLOYMENT_CREATE_TIMEOUT,
+            what,
+        ),
+        what,
     )
 
 
@@ -278,34 +315,114 @@ def deployment_state(ml: MLClient, endpoint: str, name: str) -> str:
 
 
 def set_traffic(ml: MLClient, endpoint: str, traffic: dict[str, int]) -> None:
+    what = f"setting traffic of {endpoint} to {traffic}"
+
     def update() -> None:
         found = ml.online_endpoints.get(endpoint)
         found.traffic = dict(traffic)
-        ml.online_endpoints.begin_create_or_update(found).result()
+        _finish(ml.online_endpoints.begin_create_or_update(found), TRAFFIC_UPDATE_TIMEOUT, what)
 
-    _call(update, f"setting traffic of {endpoint} to {traffic}")
+    _call(update, what)
 
 
-def invoke(ml: MLClient, endpoint: str, deployment: str, request: Path) -> str:
-    """Score `request` on one deployment directly (not through the traffic split)."""
-
-    def score() -> str:
+def invoke(
+    ml: MLClient,
+    endpoint: str,
+    deployment: str | None,
+    request: Path,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Score `request` on one deployment directly, or (`deployment=None`) on the endpoint as
+    its traffic split routes it. Throttling (429), 503 and dropped connections are retried
+    with backoff, honouring Retry-After: a deployment at 10% may run one instance taking one
+    request at a time, so a lone 429 says it is busy, not broken."""
+    target = f"{endpoint}/{deployment}" if deployment else f"{endpoint} (as routed)"
+    what = f"scoring {request.name} on {target}"
+    for attempt in range(1, SCORE_TRIES + 1):
         try:
-            return ml.online_endpoints.invoke(
-                endpoint_name=endpoint, request_file=str(request), deployment_name=deployment
-            )
-        except (AttributeError, TypeError) as exc:
-            # the SDK reads an error answer's `error` as an object; a scoring script that
-            # answers {"error": "text"} (ours does, with 400) makes it fail on `.get`
-            raise BackendError(f"{deployment} answered with an error ({exc})") from None
+            return _call(lambda: _score(ml, endpoint, deployment, request, target), what)
+        except _Busy as busy:
+            if attempt == SCORE_TRIES:
+                raise BackendError(
+                    f"{what}: {busy.reason}, {attempt} tries",
+                    hint="the deployment may need more instances, or a higher"
+                    " request_settings.max_concurrent_requests_per_instance",
+                ) from None
+            wait = SCORE_BACKOFF[attempt - 1]
+            sleep(busy.retry_after if busy.retry_after is not None else wait)
+    raise AssertionError("unreachable")
 
-    return _call(score, f"scoring {request.name} on {endpoint}/{deployment}")
+
+class _Busy(Exception):
+    """A scoring request worth another try; `retry_after`: what the answer asked for."""
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.retry_after = reason, retry_after
+
+
+def _score(ml: MLClient, endpoint: str, deployment: str | None, request: Path, target: str) -> str:
+    """One scoring request; a busy or unreachable deployment raises `_Busy`."""
+    from azure.ai.ml.constants._endpoint import EndpointInvokeFields
+    from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+    # the SDK (1.35) sets invoke headers in one shared dict: a deployment named once stays
+    # named, and a request meant for the traffic split would go to that deployment instead
+    headers = EndpointInvokeFields.DEFAULT_HEADER
+    headers.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
+    try:
+        return ml.online_endpoints.invoke(
+            endpoint_name=endpoint, request_file=str(request), deployment_name=deployment
+        )
+    except (ServiceRequestError, ServiceResponseError) as exc:
+        raise _Busy(f"no connection ({str(exc).splitlines()[0]})") from None
+    except HttpResponseError as exc:
+        if exc.status_code not in RETRYABLE_STATUS:
+            raise
+        raise _Busy(f"answered {exc.status_code}", _retry_after(exc)) from None
+    except (AttributeError, TypeError) as exc:
+        # the SDK reads an error answer's `error` as an object; a scoring script that
+        # answers {"error": "text"} (ours does, with 400) makes it fail on `.get`
+        raise BackendError(f"{target} answered with an error ({exc})") from None
+    finally:
+        headers.pop(EndpointInvokeFields.MODEL_DEPLOYMENT, None)
+
+
+def _retry_after(exc: Any) -> float | None:
+    """Retry-After of an error answer, in seconds (a number or an HTTP date), capped."""
+    value = (getattr(exc.response, "headers", None) or {}).get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            at = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = at.timestamp() - time.time()
+    return min(max(seconds, 0.0), SCORE_MAX_RETRY_AFTER)
+
+
+def deployment_logs(ml: MLClient, endpoint: str, name: str, lines: int = 50) -> str | None:
+    """The deployment's last log lines, or None when they cannot be read: they explain a
+    failure, so reading them must never become the failure."""
+    try:
+        text = _call(
+            lambda: ml.online_deployments.get_logs(name, endpoint, lines=lines),
+            f"reading the logs of {name}",
+        )
+    except Exception:
+        return None
+    return str(text).strip() or None
 
 
 def delete_deployment(ml: MLClient, endpoint: str, name: str) -> None:
+    what = f"removing deployment {name} from {endpoint}"
     _call(
-        lambda: ml.online_deployments.begin_delete(name, endpoint).result(),
-        f"removing deployment {name} from {endpoint}",
+        lambda: _finish(ml.online_deployments.begin_delete(name, endpoint), DELETE_TIMEOUT, what),
+        what,
     )
 
 

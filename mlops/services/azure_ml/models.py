@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BadInputError
+from mlops.render.endpoint import endpoint_name
 from mlops.services.azure_ml.workspaces import registry, workspace
 from mlops.services.models import parse_reference
 
@@ -112,20 +113,46 @@ def promote(loaded: LoadedConfig, reference: str, to: str, clients: AzureClients
         )
     previous = order[order.index(to) - 1]
     if previous != order[0]:
-        serving = _serving(loaded, previous, clients)
-        if not serving or f"/models/{name}/versions/{version}" not in serving:
-            raise BadInputError(
-                f"{name}:{version} is not what {previous} serves"
-                f" ({serving or 'no endpoint there yet'})",
-                hint=f"deploy it to {previous} first: `mlops deploy --env {previous}"
-                f" --model {name}:{version}`",
-            )
+        _require_served(loaded, previous, clients, name, version)
     reg_name = loaded.config.shared_names().registry
     copied = False
     if aml.get_model(registry(loaded, clients), name, version) is None:
         aml.share_model(source.client(clients), name, version, reg_name)
         copied = True
     return Promotion(name, version, to, reg_name, copied, found.tags)
+
+
+def check_deploy_order(
+    loaded: LoadedConfig, env: str, clients: AzureClients, name: str, version: str | None
+) -> None:
+    """Promotion order, enforced where models are deployed: an environment after the first
+    takes an exact version (never "the newest in the registry"), and one after the second
+    only the version its predecessor serves with all its traffic. Exit 2 before any write."""
+    order = list(loaded.config.environments.azure)
+    if not order or env == order[0]:
+        return
+    if version is None:
+        raise BadInputError(
+            f"deploying to {env} needs an exact version: --model NAME:VERSION",
+            hint=f"the version promoted to {env}, e.g. `mlops deploy --env {env} --model"
+            f" {name}:3`; `mlops models list --env {order[0]}` shows what the gate promoted",
+        )
+    previous = order[order.index(env) - 1]
+    if previous != order[0]:
+        _require_served(loaded, previous, clients, name, version)
+
+
+def _require_served(
+    loaded: LoadedConfig, previous: str, clients: AzureClients, name: str, version: str
+) -> None:
+    serving = _serving(loaded, previous, clients)
+    if not serving or f"/models/{name}/versions/{version}" not in serving:
+        raise BadInputError(
+            f"{name}:{version} is not what {previous} serves"
+            f" ({serving or 'no endpoint there yet'})",
+            hint=f"deploy it to {previous} first: `mlops deploy --env {previous}"
+            f" --model {name}:{version}`",
+        )
 
 
 def _exact(reference: str) -> tuple[str, str]:
@@ -142,7 +169,7 @@ def _serving(loaded: LoadedConfig, env: str, clients: AzureClients) -> str | Non
     from mlops.backends.azure import aml
 
     ml = workspace(loaded, env).client(clients)
-    endpoint = loaded.config.deployment.endpoint_name or ""
+    endpoint = endpoint_name(loaded.config, env)
     traffic = aml.endpoint_traffic(ml, endpoint)
     if not traffic:
         return None

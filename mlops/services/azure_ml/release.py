@@ -5,14 +5,17 @@ traffic back and removes the new deployment."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
-from mlops.errors import BackendError, BadInputError, ConfigError
+from mlops.errors import BackendError, BadInputError, ConfigError, MlopsError
 from mlops.plan.rollout import Rollout, plan_rollout
-from mlops.render.endpoint import deployment_spec, endpoint_spec, model_uri
+from mlops.render.endpoint import deployment_spec, endpoint_name, endpoint_spec, model_uri
+from mlops.services.azure_ml.models import check_deploy_order
 from mlops.services.azure_ml.workspaces import (
     OnEvent,
     environment,
@@ -57,9 +60,13 @@ def dry_run(loaded: LoadedConfig, env: str, reference: str | None) -> list[dict[
     name, version = _reference(loaded, reference)
     config = loaded.config
     return [
-        endpoint_spec(config),
+        endpoint_spec(config, env),
         deployment_spec(
-            config, name="blue", model=model_uri(config, name, version), tags=_tags(name, version)
+            config,
+            env,
+            name="blue",
+            model=model_uri(config, name, version),
+            tags=_tags(name, version),
         ),
     ]
 
@@ -87,33 +94,37 @@ def deploy(
     clients: AzureClients,
     *,
     on_event: OnEvent | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Deployed:
     """Blue/green: the new deployment at 0%, smoke-tested directly, traffic moved by
-    `deployment.traffic_steps` with a health and smoke check after each, the old one removed.
-    Any failure puts all traffic back on the old deployment and removes the new one."""
+    `deployment.traffic_steps` with a health check and smoke tests (the new deployment, and
+    the endpoint as routed) after each, the old one removed. Anything that stops the rollout,
+    an error or an interrupt, puts traffic back on the old deployment and removes the new one
+    first (`sleep`: the smoke retries' backoff)."""
     from mlops.backends.azure import aml
 
     config = loaded.config
     target = workspace(loaded, env)
     name, version = _reference(loaded, reference)
+    check_deploy_order(loaded, env, clients, name, version)
     samples = _samples(loaded)
     notify = on_event or (lambda *_: None)
     ml = target.client(clients)
     version = _deployable_version(loaded, clients, ml, name, version)
-    endpoint = config.deployment.endpoint_name or ""
+    endpoint = endpoint_name(config, env)
     traffic = aml.endpoint_traffic(ml, endpoint)
     if traffic is None:
         notify("creating", f"endpoint {endpoint}")
-        aml.create_endpoint(ml, endpoint_spec(config), loaded.root)
+        aml.create_endpoint(ml, endpoint_spec(config, env), loaded.root)
         traffic = {}
     rollout = plan_rollout(traffic, config.deployment.traffic_steps)
     model = model_uri(config, name, version)
-    spec = deployment_spec(config, name=rollout.new, model=model, tags=_tags(name, version))
+    spec = deployment_spec(config, env, name=rollout.new, model=model, tags=_tags(name, version))
     result = Deployed(env, endpoint, rollout.new, model, rollout.old)
     notify("deploying", f"{rollout.new} ({name}:{version}) at 0% of {endpoint}")
     try:
         aml.create_deployment(ml, spec, loaded.root)
-        result.smoke += _smoke(ml, endpoint, rollout.new, samples)
+        result.smoke += _smoke(ml, endpoint, rollout.new, samples, sleep)
         notify("smoke-tested", f"{rollout.new}: {len(samples)} request(s) answered")
         for step in rollout.steps:
             aml.set_traffic(ml, endpoint, step)
@@ -122,14 +133,13 @@ def deploy(
             state = aml.deployment_state(ml, endpoint, rollout.new)
             if state != "Succeeded":
                 raise BackendError(f"deployment {rollout.new} is {state}")
-            result.smoke += _smoke(ml, endpoint, rollout.new, samples)
-    except BackendError as exc:
-        _roll_back(ml, endpoint, rollout, notify)
-        where = f"traffic stays on {rollout.old}" if rollout.old else "nothing serves yet"
-        raise BackendError(
-            f"rolled back {rollout.new} ({name}:{version}) on {endpoint}: {exc.message}; {where}",
-            hint=exc.hint or "see the deployment's logs in the studio (Endpoints)",
-        ) from None
+            result.smoke += _smoke(ml, endpoint, rollout.new, samples, sleep)
+            result.smoke += _smoke(ml, endpoint, None, samples, sleep)
+    except BaseException as exc:
+        failure = _roll_back(ml, endpoint, rollout, notify, exc, f"{name}:{version}")
+        if failure is None:
+            raise  # Ctrl-C, SIGTERM (`Terminated`), SystemExit: unwind as asked, traffic back
+        raise failure from None
     if rollout.old:
         notify("removing", f"{rollout.old}")
         aml.delete_deployment(ml, endpoint, rollout.old)
@@ -183,34 +193,110 @@ def _samples(loaded: LoadedConfig) -> list[Path]:
     return [path]
 
 
-def _smoke(ml: MLClient, endpoint: str, deployment: str, samples: list[Path]) -> list[str]:
-    """Each sample scored by the deployment itself: an answer, as JSON, one row per input."""
+def _smoke(
+    ml: MLClient,
+    endpoint: str,
+    deployment: str | None,
+    samples: list[Path],
+    sleep: Callable[[float], None],
+) -> list[str]:
+    """Each sample scored by the deployment itself or (`deployment=None`) by the endpoint as
+    its traffic split routes it: an answer, as JSON, one row per input."""
     from mlops.backends.azure import aml
 
+    who = deployment or f"{endpoint} (as routed)"
     out = []
     for sample in samples:
-        answer = aml.invoke(ml, endpoint, deployment, sample)
+        answer = aml.invoke(ml, endpoint, deployment, sample, sleep=sleep)
         try:
             parsed = json.loads(answer)
         except (TypeError, ValueError):
-            message = f"smoke test: {deployment} answered non-JSON: {answer!r:.80}"
-            raise BackendError(message) from None
+            raise BackendError(f"smoke test: {who} answered non-JSON: {answer!r:.80}") from None
         rows = len(json.loads(sample.read_text(encoding="utf-8")).get("data", []))
         predictions = parsed.get("predictions", parsed) if isinstance(parsed, dict) else parsed
         if rows and (not isinstance(predictions, list) or len(predictions) != rows):
-            raise BackendError(
-                f"smoke test: {deployment} answered {answer!r:.80} for {rows} input rows"
-            )
-        out.append(f"{sample.name}: {rows} prediction(s)")
+            raise BackendError(f"smoke test: {who} answered {answer!r:.80} for {rows} input rows")
+        routed = "" if deployment else " (as routed)"
+        out.append(f"{sample.name}{routed}: {rows} prediction(s)")
     return out
 
 
-def _roll_back(ml: MLClient, endpoint: str, rollout: Rollout, notify: OnEvent) -> None:
+def _roll_back(
+    ml: MLClient,
+    endpoint: str,
+    rollout: Rollout,
+    notify: OnEvent,
+    exc: BaseException,
+    model: str,
+) -> BackendError | None:
+    """Traffic back where it was and the new deployment removed, whatever stopped the rollout.
+
+    For an error, the BackendError to raise instead: what failed (its type when not ours),
+    where traffic stays, and the new deployment's last log lines (read before it goes), or,
+    when the rollback itself failed, what it left. For an interrupt None, so the caller
+    re-raises it as it is (a failed rollback is announced and noted on it)."""
+    from mlops.backends.azure import aml
+
+    interrupted = not isinstance(exc, Exception)
+    logs = None if interrupted else aml.deployment_logs(ml, endpoint, rollout.new)
+    left = _restore(ml, endpoint, rollout, notify)
+    if interrupted:
+        if left:
+            notify("rollback failed", left)
+            exc.add_note(f"rollback of {rollout.new} on {endpoint} failed: {left}")
+        return None
+    cause = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
+    hint = exc.hint if isinstance(exc, MlopsError) else None
+    if left:
+        message = f"{rollout.new} ({model}) on {endpoint} failed: {cause}; {left}"
+        hint = _manual_rollback(endpoint, rollout)
+    else:
+        where = f"traffic stays on {rollout.old}" if rollout.old else "nothing serves yet"
+        message = f"rolled back {rollout.new} ({model}) on {endpoint}: {cause}; {where}"
+    if logs:
+        message += f"\nlast log lines of {rollout.new}:\n{logs}"
+    return BackendError(message, hint=hint or "see the deployment's logs in the studio (Endpoints)")
+
+
+def _restore(ml: MLClient, endpoint: str, rollout: Rollout, notify: OnEvent) -> str | None:
+    """None once traffic is back and the new deployment gone; otherwise what is left. Each
+    call is bounded (the backend's timeouts), so a stuck rollback ends, and says so."""
     from mlops.backends.azure import aml
 
     notify("rolling back", ", ".join(f"{d} {p}%" for d, p in rollout.rollback.items()))
-    current = aml.endpoint_traffic(ml, endpoint) or {}
-    if current.get(rollout.new):
-        aml.set_traffic(ml, endpoint, rollout.rollback)
-    if rollout.new in aml.deployments(ml, endpoint):
-        aml.delete_deployment(ml, endpoint, rollout.new)
+    try:
+        current = aml.endpoint_traffic(ml, endpoint) or {}
+        if current.get(rollout.new):
+            aml.set_traffic(ml, endpoint, rollout.rollback)
+        if rollout.new in aml.deployments(ml, endpoint):
+            aml.delete_deployment(ml, endpoint, rollout.new)
+    except Exception as exc:
+        why = exc.message if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
+        return f"the rollback failed ({why}); {_left(ml, endpoint, rollout)}"
+    return None
+
+
+def _left(ml: MLClient, endpoint: str, rollout: Rollout) -> str:
+    """What a failed rollback left, as read back from Azure (or that it cannot be read)."""
+    from mlops.backends.azure import aml
+
+    try:
+        traffic = aml.endpoint_traffic(ml, endpoint) or {}
+        exists = rollout.new in aml.deployments(ml, endpoint)
+    except Exception:
+        return f"deployment {rollout.new} may still exist and take traffic on {endpoint}"
+    split = ", ".join(f"{d} {p}%" for d, p in traffic.items()) or "none"
+    there = "still exists" if exists else "is removed"
+    return f"left: deployment {rollout.new} {there}, traffic of {endpoint}: {split}"
+
+
+def _manual_rollback(endpoint: str, rollout: Rollout) -> str:
+    put_back = ""
+    if rollout.old:
+        put_back = (
+            f"`az ml online-endpoint update -n {endpoint} --traffic {rollout.old}=100`, then "
+        )
+    return (
+        f"finish it by hand: {put_back}`az ml online-deployment delete -e {endpoint}"
+        f" -n {rollout.new} --yes`"
+    )

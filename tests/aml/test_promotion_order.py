@@ -1,0 +1,78 @@
+"""Promotion order holds where models are deployed: after the first environment a deploy takes
+an exact version, and prod only the version test serves with all its traffic. Each
+environment has its own endpoint, unique in its region. The real MLClient against the fake."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlops.backends.azure.clients import AzureClients
+from mlops.config.loader import LoadedConfig
+from mlops.errors import BadInputError
+from mlops.services import azure_ml
+from tests.aml.aml_fake import AmlFake
+from tests.aml.conftest import endpoint_name, workspace_id
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture
+def promoted(project: LoadedConfig, clients: AzureClients, aml: AmlFake) -> LoadedConfig:
+    """diagnosis:3 and :4, both promoted by the gate in dev; :3 copied into the registry."""
+    aml.seed_model("diagnosis", "3", gate_decision="promoted", forced="false")
+    aml.seed_model("diagnosis", "4", gate_decision="promoted", forced="false")
+    azure_ml.promote(project, "diagnosis:3", "test", clients)
+    return project
+
+
+def test_a_deploy_after_the_first_environment_needs_an_exact_version(
+    promoted: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    for reference in (None, "diagnosis", "diagnosis@champion"):
+        with pytest.raises(BadInputError, match="needs an exact version: --model NAME:VERSION"):
+            azure_ml.deploy(promoted, "test", reference, clients)
+    assert not [w for w in aml.writes() if "/onlineEndpoints/" in w.path]
+
+
+def test_prod_refuses_a_version_test_never_served_before_any_write(
+    promoted: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    with pytest.raises(BadInputError, match=r"diagnosis:3 is not what test serves"):
+        azure_ml.deploy(promoted, "prod", "diagnosis:3", clients)
+    azure_ml.deploy(promoted, "test", "diagnosis:3", clients)
+    azure_ml.promote(promoted, "diagnosis:4", "test", clients)  # in the registry, not served
+    writes = len(aml.writes())
+
+    with pytest.raises(BadInputError, match=r"diagnosis:4 is not what test serves"):
+        azure_ml.deploy(promoted, "prod", "diagnosis:4", clients)
+    assert len(aml.writes()) == writes
+
+
+def test_train_promote_deploy_test_then_prod_end_to_end_each_on_its_own_endpoint(
+    promoted: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    tested = azure_ml.deploy(promoted, "test", "diagnosis:3", clients)
+    azure_ml.promote(promoted, "diagnosis:3", "prod", clients)
+    released = azure_ml.deploy(promoted, "prod", "diagnosis:3", clients)
+
+    assert (tested.endpoint, released.endpoint) == (endpoint_name("test"), endpoint_name("prod"))
+    assert tested.endpoint != released.endpoint  # one region may hold both
+    for env in ("test", "prod"):
+        path = f"{workspace_id(env)}/onlineEndpoints/{endpoint_name(env)}".lower()
+        assert aml.resources[path]["properties"]["traffic"] == {"blue": 100}
+
+
+def test_an_endpoint_name_already_taken_in_the_region_is_refused_by_azure(
+    promoted: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    """What the fake enforces, as Azure ML does: one endpoint name per region, whichever
+    workspace holds it. A config that pinned one name for every environment would fail here."""
+    from mlops.backends.azure import aml as calls
+    from mlops.errors import BackendError
+    from mlops.render.endpoint import endpoint_spec
+
+    azure_ml.deploy(promoted, "test", "diagnosis:3", clients)
+    same_name = endpoint_spec(promoted.config, "test")  # test's name, created in prod
+    prod = azure_ml.workspace(promoted, "prod").client(clients)
+    with pytest.raises(BackendError, match="already in use in region"):
+        calls.create_endpoint(prod, same_name, promoted.root)
