@@ -143,3 +143,30 @@ def test_the_gate_reported_is_only_what_the_evaluate_step_set_on_its_run(
 
     assert result.ok and result.gate == {}
     assert "gate_decision" not in result.to_dict()
+
+
+def test_set_of_a_data_input_to_an_asset_is_submitted_as_its_path(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    aml.step_ran("evaluate", **run_tags(Decision(True, True, "first model")))
+    azure_ml.run(project, "dev", None, {"data": "azureml:breast-cancer:2"}, clients, poll_s=0)
+    [job_put] = [w for w in aml.writes() if "/jobs/" in w.path]
+    data = job_put.body["properties"]["inputs"]["data"]
+    assert data["uri"].endswith("breast-cancer:2") or "breast-cancer/versions/2" in data["uri"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "why"),
+    [
+        ({"data": "./data/breast_cancer.csv"}, "not a path on this machine"),
+        ({"regularisation": "0.1"}, "has no input 'regularisation'"),
+    ],
+)
+def test_a_set_azure_ml_could_not_honour_is_refused_before_any_call(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake, overrides: dict, why: str
+) -> None:
+    from mlops.errors import BadInputError
+
+    with pytest.raises(BadInputError, match=why):
+        azure_ml.run(project, "dev", None, overrides, clients, poll_s=0)
+    assert aml.writes() == []

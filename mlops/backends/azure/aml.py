@@ -137,9 +137,12 @@ def _overrides(path: Path, inputs: dict[str, str]) -> list[dict[str, Any]]:
     out = []
     for name, value in inputs.items():
         default = declared.get(name, ...)
-        if default is ... or isinstance(default, dict):
-            continue  # undeclared, or data (its path comes from the YAML)
-        out.append({f"inputs.{name}": _typed(default, value)})
+        if default is ...:
+            continue  # undeclared (refused before the call: services.azure_ml.training)
+        if isinstance(default, dict):  # data: an Azure reference replaces its path
+            out.append({f"inputs.{name}.path": value})
+        else:
+            out.append({f"inputs.{name}": _typed(default, value)})
     return out
 
 

@@ -54,6 +54,35 @@ class AzureRun:
         }
 
 
+#: what a data input's `--set` may name on Azure ML: an asset or a storage location
+AZURE_DATA = ("azureml:", "azureml://", "https://", "http://", "abfss://", "wasbs://", "adl://")
+
+
+def check_azure_overrides(path: Path, overrides: dict[str, str]) -> None:
+    """Exit 2 for a `--set` Azure ML could not honour: an input the pipeline does not
+    declare, or a data input set to a local path (the workspace cannot read this machine)."""
+    from mlops.config.checks import did_you_mean
+    from mlops.errors import BadInputError
+    from mlops.pipeline.spec import DATA_TYPES, read_yaml
+
+    declared = read_yaml(path).get("inputs") or {}
+    for name, value in overrides.items():
+        if name not in declared:
+            raise BadInputError(
+                f"--set inputs.{name}: {path.name} has no input '{name}'",
+                hint=did_you_mean(name, list(declared)) or "see the pipeline's inputs:",
+            )
+        spec = declared[name]
+        data = isinstance(spec, dict) and str(spec.get("type", "uri_folder")) in DATA_TYPES
+        if data and not value.startswith(AZURE_DATA):
+            raise BadInputError(
+                f"--set inputs.{name}={value}: on Azure ML a data input is an asset or a"
+                " storage URI, not a path on this machine",
+                hint="register it (`az ml data create --name NAME --version N --path"
+                f" {value}`) and pass --set inputs.{name}=azureml:NAME:N",
+            )
+
+
 def run(
     loaded: LoadedConfig,
     env: str,
@@ -75,6 +104,7 @@ def run(
     check_overrides(overrides)
     target = workspace(loaded, env)
     path = pipeline_path(loaded, pipeline)
+    check_azure_overrides(path, overrides)
     run_id = new_run_id()
     provided = provided_inputs(loaded, run_id, force_register=force_register)
     lineage = {k: provided[k] for k in ("git_commit", "git_branch", "build_id", "build_uri")}
