@@ -222,6 +222,10 @@ class AmlFake(FakeTransport):
         """A model version in another workspace (another environment's)."""
         self._store_model(workspace_id, name, version, {"tags": tags})
 
+    def seed_registry_model(self, name: str, version: str, **tags: str) -> None:
+        """A model version already in the registry (another project's, an earlier one)."""
+        self._store_model(self.registry_id, name, version, {"tags": tags})
+
     def step_ran(self, step: str, **tags: str) -> None:
         """In pipelines run from now on, `step`'s MLflow calls set `tags` on its run (the fake
         runs no step code): run history serves only these, nothing the step does not set."""

@@ -76,3 +76,32 @@ def test_an_endpoint_name_already_taken_in_the_region_is_refused_by_azure(
     prod = azure_ml.workspace(promoted, "prod").client(clients)
     with pytest.raises(BackendError, match="already in use in region"):
         calls.create_endpoint(prod, same_name, promoted.root)
+
+
+def test_promotion_refuses_a_registry_version_that_is_another_model(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    """Name and version are not identity: what test and prod deploy must be the bits the
+    gate promoted, so a different model already under that name and version is refused."""
+    aml.seed_model("diagnosis", "5", gate_decision="promoted", forced="false", git_commit="aaa")
+    aml.seed_registry_model("diagnosis", "5", git_commit="bbb")
+
+    with pytest.raises(BadInputError, match="already holds a different diagnosis:5") as refused:
+        azure_ml.promote(project, "diagnosis:5", "test", clients)
+    assert "git_commit: aaa here, bbb there" in refused.value.message
+
+
+def test_a_second_promotion_racing_the_first_is_a_no_op(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    """Two promotions at once both find the registry empty; the copy of the second fails as
+    the version now exists. It is then the same bits, so the second promotion succeeds."""
+    from tests.aml.aml_fake import AmlFault
+
+    aml.seed_model("diagnosis", "6", gate_decision="promoted", forced="false", git_commit="ccc")
+    aml.faults.append(AmlFault.processed_then("POST", r"/import$", status=409))
+
+    promoted = azure_ml.promote(project, "diagnosis:6", "test", clients)
+
+    assert not promoted.copied
+    assert aml.registry_model("diagnosis", "6")["properties"]["tags"]["git_commit"] == "ccc"

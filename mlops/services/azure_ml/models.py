@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
-from mlops.errors import BadInputError
+from mlops.errors import BackendError, BadInputError
 from mlops.render.endpoint import endpoint_name
 from mlops.services.azure_ml.workspaces import registry, workspace
 from mlops.services.models import parse_reference
@@ -115,11 +115,45 @@ def promote(loaded: LoadedConfig, reference: str, to: str, clients: AzureClients
     if previous != order[0]:
         _require_served(loaded, previous, clients, name, version)
     reg_name = loaded.config.shared_names().registry
+    shared = registry(loaded, clients)
+    held = aml.get_model(shared, name, version)
     copied = False
-    if aml.get_model(registry(loaded, clients), name, version) is None:
-        aml.share_model(source.client(clients), name, version, reg_name)
-        copied = True
+    if held is None:
+        try:
+            aml.share_model(source.client(clients), name, version, reg_name)
+            copied = True
+        except BackendError:
+            held = aml.get_model(shared, name, version)
+            if held is None:
+                raise
+            # another promotion of the same version copied it first: checked below
+    if held is not None:
+        _require_same_model(found, held, reg_name)
     return Promotion(name, version, to, reg_name, copied, found.tags)
+
+
+#: tags a model carries from the run that made it; the registry copy keeps them (share
+#: copies the asset with its tags), so they tell the same bits from another NAME:VERSION
+IDENTITY_TAGS = ("git_commit", "build_id", "dataset_name", "dataset_version", "mlflow_run_id")
+
+
+def _require_same_model(source: ModelVersion, held: ModelVersion, registry_name: str) -> None:
+    """The registry's NAME:VERSION must be the copy of the workspace's, not another model
+    that happens to share name and version (another project, an earlier registry): what
+    test and prod deploy must be what the gate promoted."""
+    differs = {
+        k: (source.tags.get(k), held.tags.get(k))
+        for k in IDENTITY_TAGS
+        if k in source.tags and source.tags.get(k) != held.tags.get(k)
+    }
+    if differs:
+        shown = ", ".join(f"{k}: {a} here, {b} there" for k, (a, b) in differs.items())
+        raise BadInputError(
+            f"registry {registry_name} already holds a different {source.name}:"
+            f"{source.version} ({shown})",
+            hint="the registry's copy is not what the gate promoted: register the model under"
+            " a new version, or remove the stale one from the registry",
+        )
 
 
 def check_deploy_order(
