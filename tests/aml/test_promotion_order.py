@@ -105,3 +105,13 @@ def test_a_second_promotion_racing_the_first_is_a_no_op(
 
     assert not promoted.copied
     assert aml.registry_model("diagnosis", "6")["properties"]["tags"]["git_commit"] == "ccc"
+
+
+def test_the_dry_run_asks_for_the_exact_version_deploy_would_need(
+    project: LoadedConfig,
+) -> None:
+    with pytest.raises(BadInputError, match="needs an exact version"):
+        azure_ml.dry_run(project, "prod", None)
+    _endpoint, deployment = azure_ml.dry_run(project, "prod", "diagnosis:3")
+    assert deployment["model"].endswith("/models/diagnosis/versions/3")
+    assert deployment["endpoint_name"] == endpoint_name("prod")

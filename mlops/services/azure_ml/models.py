@@ -165,15 +165,23 @@ def check_deploy_order(
     order = list(loaded.config.environments.azure)
     if not order or env == order[0]:
         return
-    if version is None:
+    require_exact_version(loaded, env, name, version)
+    assert version is not None
+    previous = order[order.index(env) - 1]
+    if previous != order[0]:
+        _require_served(loaded, previous, clients, name, version)
+
+
+def require_exact_version(loaded: LoadedConfig, env: str, name: str, version: str | None) -> None:
+    """After the first environment a deploy names its version (never "the newest in the
+    registry"); the dry run asks the same, so it shows what deploy would apply."""
+    order = list(loaded.config.environments.azure)
+    if version is None and order and env != order[0]:
         raise BadInputError(
             f"deploying to {env} needs an exact version: --model NAME:VERSION",
             hint=f"the version promoted to {env}, e.g. `mlops deploy --env {env} --model"
             f" {name}:3`; `mlops models list --env {order[0]}` shows what the gate promoted",
         )
-    previous = order[order.index(env) - 1]
-    if previous != order[0]:
-        _require_served(loaded, previous, clients, name, version)
 
 
 def _require_served(

@@ -15,7 +15,7 @@ from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError, BadInputError, ConfigError, MlopsError
 from mlops.plan.rollout import Rollout, plan_rollout
 from mlops.render.endpoint import deployment_spec, endpoint_name, endpoint_spec, model_uri
-from mlops.services.azure_ml.models import check_deploy_order
+from mlops.services.azure_ml.models import check_deploy_order, require_exact_version
 from mlops.services.azure_ml.workspaces import (
     OnEvent,
     environment,
@@ -58,6 +58,7 @@ def dry_run(loaded: LoadedConfig, env: str, reference: str | None) -> list[dict[
     """The endpoint and deployment specs `deploy` would apply, with no Azure call."""
     environment(loaded, env)
     name, version = _reference(loaded, reference)
+    require_exact_version(loaded, env, name, version)
     config = loaded.config
     return [
         endpoint_spec(config, env),
