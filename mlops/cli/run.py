@@ -58,6 +58,15 @@ def run(
         bool,
         typer.Option("--no-wait", help="Azure: print the job URL and return once submitted."),
     ] = False,
+    follow: Annotated[
+        str | None,
+        typer.Option(
+            "--follow",
+            metavar="JOB",
+            help="Azure: submit nothing, follow job JOB to its end (after a lost connection).",
+            show_default=False,
+        ),
+    ] = None,
     timeout: Annotated[
         float | None,
         typer.Option(
@@ -100,6 +109,8 @@ def run(
       mlops run --env dev --timeout 120        continuous training, in a pipeline
 
       mlops run --env dev --no-wait
+
+      mlops run --env dev --follow calm_bean_7x2k     resume following a submitted job
     """
     from mlops.services import run as service
 
@@ -109,8 +120,22 @@ def run(
     service.check_overrides(overrides)  # before anything else, for every backend
     if env != "local":
         wait_minutes = 240 if timeout is None else timeout
-        _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, wait_minutes)
+        _run_azure(
+            current,
+            loaded,
+            env,
+            pipeline,
+            overrides,
+            force_register,
+            no_wait,
+            wait_minutes,
+            follow=follow,
+        )
         return
+    if follow is not None:
+        from mlops.errors import BadInputError
+
+        raise BadInputError("--follow follows a job on Azure ML", hint="add --env dev")
     run_id = service.new_run_id()
     plan = service.prepare(
         loaded, pipeline, overrides, run_id=run_id, force_register=force_register, mode=env_mode
@@ -144,7 +169,9 @@ def run(
         raise typer.Exit(1)
 
 
-def _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wait, timeout) -> None:
+def _run_azure(
+    current, loaded, env, pipeline, overrides, force_register, no_wait, timeout, *, follow=None
+) -> None:
     from mlops.cli._azure import progress, signed_in_clients
     from mlops.services import azure_ml
 
@@ -163,6 +190,7 @@ def _run_azure(current, loaded, env, pipeline, overrides, force_register, no_wai
         wait=not no_wait,
         timeout_s=timeout * 60,
         on_event=on_event,
+        follow=follow,
     )
     if current.json:
         _output.emit_json(result.to_dict())

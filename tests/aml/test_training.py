@@ -170,3 +170,40 @@ def test_a_set_azure_ml_could_not_honour_is_refused_before_any_call(
     with pytest.raises(BadInputError, match=why):
         azure_ml.run(project, "dev", None, overrides, clients, poll_s=0)
     assert aml.writes() == []
+
+
+def test_a_failed_poll_is_tried_again_and_the_run_completes(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    from tests.aml.aml_fake import AmlFault
+
+    aml.step_ran("evaluate", **run_tags(Decision(True, True, "first model")))
+    submitted = _run(project, clients, wait=False)
+    # a dropped connection on every try azure-core makes (1 + 3 retries): one lost poll
+    aml.faults.append(AmlFault.network("GET", r"/jobs/[^/]+$", times=4))
+    events: list[tuple[str, str]] = []
+
+    result = azure_ml.run(
+        project, "dev", None, {}, clients, poll_s=0, follow=submitted.job.name,
+        on_event=lambda *e: events.append(e),
+    )  # fmt: skip
+
+    assert result.ok and result.job.name == submitted.job.name
+    assert any(e == "poll failed" for e, _ in events)
+    assert len([w for w in aml.writes() if "/jobs/" in w.path]) == 1  # follow submits nothing
+
+
+def test_polls_failing_in_a_row_end_the_wait_with_the_command_that_resumes_it(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    from mlops.services.azure_ml.training import MAX_FAILED_POLLS
+    from tests.aml.aml_fake import AmlFault
+
+    submitted = _run(project, clients, wait=False)
+    aml.faults.append(AmlFault.network("GET", r"/jobs/[^/]+$", times=4 * MAX_FAILED_POLLS))
+
+    with pytest.raises(BackendError) as lost:
+        azure_ml.run(project, "dev", None, {}, clients, poll_s=0, follow=submitted.job.name)
+
+    assert f"after {MAX_FAILED_POLLS} failed polls" in lost.value.message
+    assert f"mlops run --env dev --follow {submitted.job.name}" in (lost.value.hint or "")

@@ -15,10 +15,21 @@ DENIED_HINT = (
 
 def call(fn: Callable[[], Any], what: str, *, denied_hint: str = DENIED_HINT) -> Any:
     """Run an SDK call, turning Azure's errors into a readable BackendError."""
-    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
+    from azure.core.exceptions import (
+        ClientAuthenticationError,
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
 
     try:
         return fn()
+    except (ServiceRequestError, ServiceResponseError) as exc:  # after azure-core's retries
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise BackendError(
+            f"{what}: cannot reach Azure ({type(exc).__name__}: {first})",
+            hint="check the network or proxy to management.azure.com, then try again",
+        ) from None
     except ClientAuthenticationError as exc:
         raise BackendError(
             f"{what}: not signed in to Azure ({str(exc).splitlines()[0]})",

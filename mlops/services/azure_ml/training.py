@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
-from mlops.errors import BackendError
+from mlops.errors import BackendError, BadInputError
 from mlops.services.azure_ml.workspaces import OnEvent, model_name, workspace
 
 if TYPE_CHECKING:
@@ -54,6 +54,9 @@ class AzureRun:
         }
 
 
+#: polls that may fail in a row (a dropped connection, a token refresh) before the wait ends
+MAX_FAILED_POLLS = 5
+
 #: what a data input's `--set` may name on Azure ML: an asset or a storage location
 AZURE_DATA = ("azureml:", "azureml://", "https://", "http://", "abfss://", "wasbs://", "adl://")
 
@@ -96,46 +99,74 @@ def run(
     poll_s: float = 15.0,
     on_event: OnEvent | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    follow: str | None = None,
 ) -> AzureRun:
-    """Submit the pipeline to `env`'s workspace with lineage tags; follow it to the end."""
+    """Submit the pipeline to `env`'s workspace with lineage tags; follow it to the end.
+
+    With `follow` (a job name), submit nothing: follow that job, e.g. after a poll failed.
+    A failed poll is tried again on the next interval; only `MAX_FAILED_POLLS` in a row end
+    the wait, with the command that resumes it (the job goes on in Azure ML either way)."""
     from mlops.backends.azure import aml
     from mlops.services.run import check_overrides, new_run_id, pipeline_path, provided_inputs
 
-    check_overrides(overrides)
     target = workspace(loaded, env)
-    path = pipeline_path(loaded, pipeline)
-    check_azure_overrides(path, overrides)
-    run_id = new_run_id()
-    provided = provided_inputs(loaded, run_id, force_register=force_register)
-    lineage = {k: provided[k] for k in ("git_commit", "git_branch", "build_id", "build_uri")}
     ml = target.client(clients)
     notify = on_event or (lambda *_: None)
     experiment = model_name(loaded)
-    state = aml.submit(
-        ml,
-        path,
-        experiment=experiment,
-        inputs={**provided, **overrides},
-        tags={**lineage, "mlops.env": env, "mlops.run_id": run_id},
-    )
-    notify("submitted", f"{state.name} to {target.name}: {state.url}")
+    if follow is not None:
+        if overrides or force_register or pipeline is not None:
+            raise BadInputError(
+                "--follow follows a job already submitted: it takes no pipeline, --set or"
+                " --force-register",
+                hint=f"mlops run --env {env} --follow {follow}",
+            )
+        state = aml.JobState(follow, "Unknown", "")  # read by the first poll below
+        notify("following", f"{follow} in {target.name}")
+    else:
+        check_overrides(overrides)
+        path = pipeline_path(loaded, pipeline)
+        check_azure_overrides(path, overrides)
+        run_id = new_run_id()
+        provided = provided_inputs(loaded, run_id, force_register=force_register)
+        lineage = {k: provided[k] for k in ("git_commit", "git_branch", "build_id", "build_uri")}
+        state = aml.submit(
+            ml,
+            path,
+            experiment=experiment,
+            inputs={**provided, **overrides},
+            tags={**lineage, "mlops.env": env, "mlops.run_id": run_id},
+        )
+        notify("submitted", f"{state.name} to {target.name}: {state.url}")
     if not wait:
         return AzureRun(state, waited=False, model_name=experiment)
     deadline = time.monotonic() + timeout_s
     seen: dict[str, str] = {}
+    failed_polls = 0
     while True:
-        state = aml.job_state(ml, state.name)
-        for step in state.steps:
-            if seen.get(step.name) != step.status:
-                seen[step.name] = step.status
-                notify(step.status, step.name)
-        if state.done:
-            break
+        try:
+            state = aml.job_state(ml, state.name)
+            failed_polls = 0
+        except BackendError as exc:
+            failed_polls += 1
+            if failed_polls >= MAX_FAILED_POLLS:
+                raise BackendError(
+                    f"lost job {state.name} after {failed_polls} failed polls ({exc.message});"
+                    f" it goes on in Azure ML: {state.url}",
+                    hint=f"resume following it: `mlops run --env {env} --follow {state.name}`",
+                ) from None
+            notify("poll failed", f"{exc.message}; trying again in {poll_s:g} s")
+        else:
+            for step in state.steps:
+                if seen.get(step.name) != step.status:
+                    seen[step.name] = step.status
+                    notify(step.status, step.name)
+            if state.done:
+                break
         if time.monotonic() >= deadline:
             raise BackendError(
                 f"job {state.name} is still {state.status} after {timeout_s:.0f} s;"
                 f" it goes on in Azure ML: {state.url}",
-                hint="follow it in the studio, or wait longer with --timeout",
+                hint=f"wait longer: `mlops run --env {env} --follow {state.name} --timeout MIN`",
             )
         sleep(poll_s)
     result = AzureRun(state, waited=True, model_name=experiment)
