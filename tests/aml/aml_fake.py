@@ -205,6 +205,7 @@ class AmlFake(FakeTransport):
         self.failing_deployments: dict[str, str] = {}  # deployment name -> provisioning error
         self.scoring: dict[str, Scoring] = {}  # deployment name -> answer (default: healthy)
         self.logs: dict[str, str] = {}  # deployment name -> its container log (getLogs)
+        self.storage_networks: dict[str, dict[str, Any]] = {}  # workspace id -> storage props
         self.slept: list[float] = []  # what azure-core's retries waited (see `sleep`)
         self.keys = {"primaryKey": "fake-primary-key", "secondaryKey": "fake-secondary-key"}
         self.resources: dict[str, dict[str, Any]] = {}  # resource path, lower case -> resource
@@ -225,6 +226,37 @@ class AmlFake(FakeTransport):
     def seed_registry_model(self, name: str, version: str, **tags: str) -> None:
         """A model version already in the registry (another project's, an earlier one)."""
         self._store_model(self.registry_id, name, version, {"tags": tags})
+
+    def storage_network(self, workspace_id: str, storage: dict[str, Any]) -> None:
+        """The networking of `workspace_id`'s storage account (its ARM `properties`, e.g. as
+        `mlops render` writes them); without it the storage is as Azure creates one: public."""
+        self.storage_networks[workspace_id.lower()] = copy.deepcopy(storage)
+
+    def _storage_blocks_registry(self, workspace_id: str) -> str | None:
+        """Why the registry cannot read the workspace's storage, as Microsoft documents it:
+        sharing needs public access "enabled from selected networks" with a resource instance
+        rule for the registry (how-to-registry-network-isolation); None when it can."""
+        storage = self.storage_networks.get(workspace_id.lower())
+        if storage is None:
+            return None
+        acls = storage.get("networkAcls") or {}
+        if storage.get("publicNetworkAccess") == "Disabled":
+            return (
+                "Cannot share the asset: the workspace's storage account has public network"
+                " access disabled (data exfiltration protection)"
+            )
+        if acls.get("defaultAction", "Allow") == "Allow":
+            return None
+        for rule in acls.get("resourceAccessRules") or []:
+            rid = str(rule.get("resourceId", "")).lower()
+            if "microsoft.machinelearningservices/registries" in rid and (
+                self.registry.lower() in rid
+            ):
+                return None
+        return (
+            "Cannot share the asset: the workspace's storage account admits no resource"
+            f" instance of registry {self.registry}"
+        )
 
     def step_ran(self, step: str, **tags: str) -> None:
         """In pipelines run from now on, `step`'s MLflow calls set `tags` on its run (the fake
@@ -462,6 +494,10 @@ class AmlFake(FakeTransport):
         found = [r for k, r in self.resources.items() if "/workspaces/" in k and k.endswith(tail)]
         if not source or source[1] != WORKSPACE_GUID or not found:
             error = _error("UserError", f"Asset {props['sourceAssetId']} not found")["error"]
+            return 202, None, self._new_operation({"status": "Failed", "error": error}, host=MFE)
+        blocked = self._storage_blocks_registry(found[0]["id"].split("/models/")[0])
+        if blocked:
+            error = _error("UserError", blocked)["error"]
             return 202, None, self._new_operation({"status": "Failed", "error": error}, host=MFE)
         name, version = props["destinationName"], props["destinationVersion"]
         copied = copy.deepcopy(found[0]["properties"])

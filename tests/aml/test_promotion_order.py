@@ -115,3 +115,34 @@ def test_the_dry_run_asks_for_the_exact_version_deploy_would_need(
     _endpoint, deployment = azure_ml.dry_run(project, "prod", "diagnosis:3")
     assert deployment["model"].endswith("/models/diagnosis/versions/3")
     assert deployment["endpoint_name"] == endpoint_name("prod")
+
+
+@pytest.mark.parametrize(("storage_of", "copies"), [("dev", True), ("test", False)])
+def test_promotion_copies_only_from_storage_whose_rendered_network_admits_the_registry(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake, storage_of: str, copies: bool
+) -> None:
+    """The network `mlops render` writes must let promotion work, not just pass checkov: dev's
+    storage (a resource instance rule for the registry) lets the copy through; storage as
+    private as test's (public access disabled) would stop it, as Microsoft documents."""
+    import json
+
+    from mlops.errors import BackendError
+    from mlops.render.files import render
+
+    template = next(
+        json.loads(f.text)
+        for f in render(project.config)
+        if f.path == f"infra/{storage_of}/main.json"
+    )
+    (storage,) = [
+        r for r in template["resources"] if r["type"] == "Microsoft.Storage/storageAccounts"
+    ]
+    aml.storage_network(workspace_id("dev"), storage["properties"])
+    aml.seed_model("diagnosis", "7", gate_decision="promoted", forced="false")
+
+    if copies:
+        assert azure_ml.promote(project, "diagnosis:7", "test", clients).copied
+    else:
+        with pytest.raises(BackendError, match="public network access disabled"):
+            azure_ml.promote(project, "diagnosis:7", "test", clients)
+        assert aml.registry_model("diagnosis", "7") is None
