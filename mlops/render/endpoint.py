@@ -58,9 +58,11 @@ def deployment_spec(
     name: str,
     model: str,
     tags: dict[str, str] | None = None,
+    environment: str | None = None,
 ) -> dict[str, Any]:
     """The deployment of `model` (an azureml:// URI); paths are relative to the project root,
-    which is where the loaders must resolve them from."""
+    which is where the loaders must resolve them from. `environment`: the exact version
+    deploy pinned (default: deployment.environment as written)."""
     dep = config.deployment
     kubernetes = dep.target == "kubernetes"
     scoring = config.model.scoring_script if config.model else None
@@ -77,7 +79,7 @@ def deployment_spec(
             "code": script.parent.as_posix() or ".",
             "scoring_script": script.name,
         }
-        spec["environment"] = dep.environment
+        spec["environment"] = environment or dep.environment
     spec["instance_type"] = dep.instance_type
     spec["instance_count"] = dep.instance_count
     if not kubernetes and config.network.mode != "managed":

@@ -107,6 +107,16 @@ __all__ = [
 Answer = tuple[int, Any, dict[str, str]]
 ARM = "https://management.azure.com"
 REGION = "westeurope"
+#: registries Microsoft runs, as discovery answers for them: name -> (subscription, group)
+SYSTEM_REGISTRIES = {"azureml": (str(uuid.UUID(int=0xA2)), "azureml-registry-rg")}
+
+
+def system_registry_id(name: str) -> str:
+    subscription, group = SYSTEM_REGISTRIES[name]
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{group}/providers"
+        f"/Microsoft.MachineLearningServices/registries/{name}"
+    )
 API = f"https://{REGION}.api.azureml.ms"  # the workspace's api/history host and registry MFE
 MFE = f"{API}/mferp/managementfrontend"
 WORKSPACE_GUID = "6d3bb8a3-0a39-4c6b-9d5c-1a2b3c4d5e6f"
@@ -256,6 +266,16 @@ class AmlFake(FakeTransport):
         return (
             "Cannot share the asset: the workspace's storage account admits no resource"
             f" instance of registry {self.registry}"
+        )
+
+    def seed_environment(self, scope: str, name: str, version: str) -> None:
+        """A published build of an environment: in a registry (`scope` its id, e.g.
+        `system_registry_id("azureml")` for a curated one) or a workspace (its id)."""
+        image = f"mcr.microsoft.com/azureml/curated/{name.removeprefix('AzureML-')}:{version}"
+        self._store(f"{scope}/environments/{name}", {"properties": {"isArchived": False}})
+        self._store(
+            f"{scope}/environments/{name}/versions/{version}",
+            {"properties": {"image": image, "osType": "Linux", "isAnonymous": False}},
         )
 
     def step_ran(self, step: str, **tags: str) -> None:
@@ -437,6 +457,18 @@ class AmlFake(FakeTransport):
         }
 
     def _registry_discovery(self, name: str) -> Answer:
+        if name in SYSTEM_REGISTRIES:  # Microsoft's own (`azureml`: curated environments)
+            subscription, resource_group = SYSTEM_REGISTRIES[name]
+            discovery = {
+                "registryName": name,
+                "tenantId": str(uuid.UUID(int=3)),
+                "primaryRegion": REGION,
+                "regions": [REGION],
+                "subscriptionId": subscription,
+                "resourceGroup": resource_group,
+                "primaryRegionResourceProviderUri": f"{API}/",
+            }
+            return 200, discovery, {}
         if name != self.registry:
             return 404, _error("UserError", f"Registry {name} was not found"), {}
         discovery = {

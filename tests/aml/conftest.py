@@ -11,7 +11,7 @@ import pytest
 
 from mlops.backends.azure.clients import AzureClients
 from mlops.config.loader import LoadedConfig, load_config
-from tests.aml.aml_fake import AmlFake, FakeCredential, offline
+from tests.aml.aml_fake import AmlFake, FakeCredential, offline, system_registry_id
 
 REPO = Path(__file__).parents[2]
 SUB = "22222222-2222-2222-2222-222222222222"
@@ -68,6 +68,11 @@ def aml() -> Iterator[AmlFake]:
         registry="mlr-mlops-diagnosis",
         registry_resource_group="rg-mlops-diagnosis-shared",
     )
+    # two published builds of the curated environment the deployments name by @latest
+    for version in ("26", "27"):
+        fake.seed_environment(system_registry_id("azureml"), "sklearn-1.5", version)
+        for env in ("dev", "test", "prod"):
+            fake.seed_environment(workspace_id(env), "AzureML-sklearn-1.5", version)
     with offline(fake):
         yield fake
 

@@ -146,3 +146,26 @@ def test_promotion_copies_only_from_storage_whose_rendered_network_admits_the_re
         with pytest.raises(BackendError, match="public network access disabled"):
             azure_ml.promote(project, "diagnosis:7", "test", clients)
         assert aml.registry_model("diagnosis", "7") is None
+
+
+def test_test_pins_the_curated_environment_and_prod_runs_the_same_build_after_a_new_one(
+    promoted: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    """`sklearn-1.5@latest` names whatever build Microsoft published last: resolved to its
+    version when test deploys, it is then what prod runs, even once a newer build exists."""
+    from tests.aml.aml_fake import system_registry_id
+
+    def environment_of(env: str) -> str:
+        path = f"/onlineEndpoints/{endpoint_name(env)}/deployments/blue"
+        put = [w for w in aml.writes() if w.method == "PUT" and w.path.endswith(path)]
+        return put[-1].body["properties"]["environmentId"]
+
+    azure_ml.deploy(promoted, "test", "diagnosis:3", clients)
+    pinned = "azureml://registries/azureml/environments/sklearn-1.5/versions/27"
+    assert environment_of("test") == pinned
+    aml.seed_environment(system_registry_id("azureml"), "sklearn-1.5", "28")  # published later
+
+    azure_ml.promote(promoted, "diagnosis:3", "prod", clients)
+    azure_ml.deploy(promoted, "prod", "diagnosis:3", clients)
+
+    assert environment_of("prod") == pinned

@@ -12,6 +12,7 @@ import contextlib
 import email.utils
 import io
 import logging
+import re
 import sys
 import time
 import warnings
@@ -435,3 +436,42 @@ def deployments(ml: MLClient, endpoint: str) -> dict[str, str]:
         lambda: {d.name: str(d.model) for d in ml.online_deployments.list(endpoint)},
         f"listing deployments of {endpoint}",
     )
+
+
+def deployment_environments(ml: MLClient, endpoint: str) -> dict[str, str]:
+    """Deployment name -> the environment id it runs in (an exact version once pinned)."""
+    return _call(
+        lambda: {
+            d.name: str(d.environment)
+            for d in ml.online_deployments.list(endpoint)
+            if d.environment
+        },
+        f"listing deployments of {endpoint}",
+    )
+
+
+#: `azureml://registries/R/environments/N/labels/L` and `azureml:N@L`: what a label names
+#: changes when Microsoft publishes a build; its version does not
+_REGISTRY_LABEL = re.compile(
+    r"^azureml://registries/(?P<reg>[^/]+)/environments?/(?P<name>[^/]+)/labels/(?P<label>[^/]+)$"
+)
+_WORKSPACE_LABEL = re.compile(r"^azureml:(?P<name>[^:@/]+)@(?P<label>[^:@/]+)$")
+
+
+def pin_environment(ml: MLClient, registry_client: Any, reference: str) -> str:
+    """The exact version `reference` names now: a label (`latest`) resolved to its version,
+    in the registry it names (`registry_client(name)` gives that registry's MLClient) or in
+    the workspace of `ml`. A reference already naming a version is returned as it is."""
+    if m := _REGISTRY_LABEL.match(reference):
+        found = _call(
+            lambda: registry_client(m["reg"]).environments.get(m["name"], label=m["label"]),
+            f"resolving environment {reference}",
+        )
+        return f"azureml://registries/{m['reg']}/environments/{m['name']}/versions/{found.version}"
+    if m := _WORKSPACE_LABEL.match(reference):
+        found = _call(
+            lambda: ml.environments.get(m["name"], label=m["label"]),
+            f"resolving environment {reference}",
+        )
+        return f"azureml:{m['name']}:{found.version}"
+    return reference

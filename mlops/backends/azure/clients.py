@@ -84,6 +84,15 @@ class AzureClients:
                 **self._kwargs(),
             )
 
+    def ml_system_registry(self, registry: str) -> MLClient:
+        """A registry Microsoft runs (`azureml`, the curated environments): found by name."""
+        from mlops.backends.azure.aml import quiet
+
+        with quiet():
+            from azure.ai.ml import MLClient
+
+            return MLClient(self.credential, registry_name=registry, **self._kwargs())
+
 
 def default_clients(tenant_id: str | None = None) -> AzureClients:
     from azure.identity import DefaultAzureCredential

@@ -120,7 +120,15 @@ def deploy(
         traffic = {}
     rollout = plan_rollout(traffic, config.deployment.traffic_steps)
     model = model_uri(config, name, version)
-    spec = deployment_spec(config, env, name=rollout.new, model=model, tags=_tags(name, version))
+    pinned = pinned_environment(loaded, env, clients, ml)
+    spec = deployment_spec(
+        config,
+        env,
+        name=rollout.new,
+        model=model,
+        tags=_tags(name, version),
+        environment=pinned,
+    )
     result = Deployed(env, endpoint, rollout.new, model, rollout.old)
     notify("deploying", f"{rollout.new} ({name}:{version}) at 0% of {endpoint}")
     try:
@@ -145,6 +153,27 @@ def deploy(
         notify("removing", f"{rollout.old}")
         aml.delete_deployment(ml, endpoint, rollout.old)
     return result
+
+
+def pinned_environment(loaded: LoadedConfig, env: str, clients: AzureClients, ml: MLClient) -> str:
+    """The exact environment version the new deployment runs in, so that every environment
+    runs the image the one before it was tested with: after the second environment, the one
+    its predecessor's serving deployment runs; before, deployment.environment's label
+    resolved to the version it names now (a curated `@latest` moves when Microsoft publishes)."""
+    from mlops.backends.azure import aml
+
+    config = loaded.config
+    order = list(config.environments.azure)
+    if env in order and order.index(env) >= 2:
+        previous = order[order.index(env) - 1]
+        prev_ml = workspace(loaded, previous).client(clients)
+        prev_endpoint = endpoint_name(config, previous)
+        traffic = aml.endpoint_traffic(prev_ml, prev_endpoint) or {}
+        serving = [d for d, share in traffic.items() if share == 100]
+        running = aml.deployment_environments(prev_ml, prev_endpoint) if serving else {}
+        if serving and serving[0] in running:
+            return running[serving[0]]
+    return aml.pin_environment(ml, clients.ml_system_registry, str(config.deployment.environment))
 
 
 def _deployable_version(
