@@ -117,6 +117,8 @@ def system_registry_id(name: str) -> str:
         f"/subscriptions/{subscription}/resourceGroups/{group}/providers"
         f"/Microsoft.MachineLearningServices/registries/{name}"
     )
+
+
 API = f"https://{REGION}.api.azureml.ms"  # the workspace's api/history host and registry MFE
 MFE = f"{API}/mferp/managementfrontend"
 WORKSPACE_GUID = "6d3bb8a3-0a39-4c6b-9d5c-1a2b3c4d5e6f"
