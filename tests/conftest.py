@@ -53,6 +53,18 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> CliResult:
     return CliResult(result.exit_code, result.stdout, result.stderr, exception)
 
 
+def trained_new_project(folder: Path) -> Path:
+    """`mlops init` a project in `folder/demo` and run its pipeline once: version 1 of its
+    model is registered (for tests of what comes after training: serving, packaging)."""
+    root = folder / "demo"
+    assert run_cli("init", str(root)).exit_code == 0
+    completed = subprocess.run(
+        [sys.executable, "-m", "mlops", "run"], cwd=root, capture_output=True, text=True
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return root
+
+
 @pytest.fixture
 def cli() -> Callable[..., CliResult]:
     return run_cli

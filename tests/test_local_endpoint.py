@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import mlops_in_background, run_cli
+from tests.conftest import mlops_in_background, run_cli, trained_new_project
 
 
 def cli_json(*args: str) -> dict:
@@ -25,15 +25,7 @@ def cli_json(*args: str) -> dict:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new project with version 1 registered (trained once for the whole module)."""
-    root = tmp_path_factory.mktemp("endpoint") / "demo"
-    assert run_cli("init", str(root)).exit_code == 0
-    here = Path.cwd()
-    os.chdir(root)
-    try:
-        assert run_cli("run").exit_code == 0
-    finally:
-        os.chdir(here)
-    return root
+    return trained_new_project(tmp_path_factory.mktemp("endpoint"))
 
 
 @pytest.fixture

@@ -11,21 +11,13 @@ from pathlib import Path
 import pytest
 
 from mlops.pipeline.fingerprint import code_hash
-from tests.conftest import CliResult, run_cli
+from tests.conftest import CliResult, run_cli, trained_new_project
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new project with version 1 registered (trained once for the whole module)."""
-    root = tmp_path_factory.mktemp("package") / "demo"
-    assert run_cli("init", str(root)).exit_code == 0
-    here = Path.cwd()
-    os.chdir(root)
-    try:
-        assert run_cli("run").exit_code == 0
-    finally:
-        os.chdir(here)
-    return root
+    return trained_new_project(tmp_path_factory.mktemp("package"))
 
 
 @pytest.fixture

@@ -14,21 +14,14 @@ from mlops.errors import PipelineError
 from mlops.pipeline.model import Component, Where
 from mlops.pipeline.reading import (
     at,
-    declarations,
-    inline_input,
     output_declarations,
     plain,
+    step_inputs,
 )
 
 
 def command_component(data: CommentedMap, file: Path, where: Where, *, inline: bool) -> Component:
-    if inline:  # an inline step declares its inputs by giving them values
-        inputs = {
-            name: inline_input(name, value) for name, value in (data.get("inputs") or {}).items()
-        }
-        input_where = {name: at(data.get("inputs"), name, file) for name in inputs}
-    else:
-        inputs, input_where = declarations(data.get("inputs"), file)
+    inputs, input_where = step_inputs(data, file, inline=inline)
     code = data.get("code")
     definition = {k: plain(v) for k, v in data.items() if k not in ("code", "display_name")}
     distribution = distribution_of(data, file, where)
@@ -81,13 +74,7 @@ def parallel_component(
     from mlops.pipeline.parallel import driver_command, parse_parallel
 
     spec = parse_parallel(plain(data), file, where, path)
-    if inline:
-        inputs = {
-            name: inline_input(name, value) for name, value in (data.get("inputs") or {}).items()
-        }
-        input_where = {name: at(data.get("inputs"), name, file) for name in inputs}
-    else:
-        inputs, input_where = declarations(data.get("inputs"), file)
+    inputs, input_where = step_inputs(data, file, inline=inline)
     task = data.get("task") if isinstance(data.get("task"), dict) else {}
     definition = {k: plain(v) for k, v in data.items() if k not in ("display_name",)}
     return Component(

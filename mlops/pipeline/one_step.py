@@ -13,7 +13,7 @@ from ruamel.yaml.comments import CommentedMap
 from mlops.errors import PipelineError
 from mlops.pipeline.commands import command_component
 from mlops.pipeline.model import Component, InputDecl, Node, PipelineJob, Where
-from mlops.pipeline.reading import at, inline_input, limits_timeout, output_declarations, plain
+from mlops.pipeline.reading import at, limits_timeout, output_declarations, plain, step_inputs
 
 
 def command_job(data: CommentedMap, path: Path) -> PipelineJob:
@@ -43,10 +43,7 @@ def sweep_job(data: CommentedMap, path: Path) -> PipelineJob:
         r"\$\{\{\s*search_space\.([A-Za-z0-9_]+)\s*\}\}", r"${{inputs.\1}}", command.command
     )
     # the job's inputs and outputs are the trial's, as on Azure ML
-    command.inputs = {
-        name: inline_input(name, value) for name, value in (data.get("inputs") or {}).items()
-    }
-    command.input_where = {name: at(data.get("inputs"), name, path) for name in command.inputs}
+    command.inputs, command.input_where = step_inputs(data, path, inline=True)
     command.inputs |= {name: InputDecl(name, "any") for name in sweep.search_space}
     command.outputs = output_declarations(data.get("outputs"))
     return one_step_job(data, path, command, "sweep", sweep=sweep)

@@ -97,6 +97,18 @@ def declarations(data: Any, file: Path) -> tuple[dict[str, InputDecl], dict[str,
     return decls, where
 
 
+def step_inputs(
+    data: Any, file: Path, *, inline: bool
+) -> tuple[dict[str, InputDecl], dict[str, Where]]:
+    """The inputs of a command-like step and where each is written: an inline step (or a
+    job) declares them by giving them values, a component file by declaring them."""
+    if not inline:
+        return declarations(data.get("inputs"), file)
+    given = data.get("inputs") or {}
+    inputs = {name: inline_input(name, value) for name, value in given.items()}
+    return inputs, {name: at(given, name, file) for name in inputs}
+
+
 def literal_type(value: Any) -> str:
     if isinstance(value, bool):
         return "boolean"

@@ -18,19 +18,13 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, trained_new_project
 
 
 @pytest.fixture(scope="session")
 def trained_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A new project with demo:1 registered, trained once for the whole package."""
-    root = tmp_path_factory.mktemp("faults") / "demo"
-    assert run_cli("init", str(root)).exit_code == 0
-    completed = subprocess.run(
-        [sys.executable, "-m", "mlops", "run"], cwd=root, capture_output=True, text=True
-    )
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    return root
+    return trained_new_project(tmp_path_factory.mktemp("faults"))
 
 
 @pytest.fixture
