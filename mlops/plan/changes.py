@@ -13,10 +13,26 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Action = Literal[
-    "create", "modify", "delete", "no-change", "ignore", "deploy", "unsupported", "unmanaged"
+    "create",
+    "modify",
+    "delete",
+    "no-change",
+    "ignore",
+    "deploy",
+    "unsupported",
+    "unmanaged",
+    # a Modify whose every property difference is NoEffect or known what-if noise
+    "noise",
+    # what-if's `potentialChanges`: may change, Azure cannot say before deploying
+    "may-change",
+    # a resource the deployment stack manages that the template no longer holds: the
+    # stack releases it (actionOnUnmanage detach); with --prune it is planned as "delete"
+    "detach",
 ]
 #: actions that mean Azure will be written to
-WRITES = frozenset({"create", "modify", "delete", "deploy"})
+WRITES = frozenset({"create", "modify", "delete", "deploy", "detach"})
+#: actions whose effect Azure cannot predict: never applied unreviewed
+UNKNOWN = frozenset({"unsupported", "may-change"})
 FORMAT = 1
 #: the stack of role definitions and assignments, applied after the infrastructure stacks
 ROLES = "roles"
@@ -54,6 +70,8 @@ class StackPlan:
     subscription_id: str | None
     resource_group_exists: bool | None  # None: not known (offline)
     changes: tuple[ResourceChange, ...] = ()
+    #: what-if's `diagnostics` (level and message), printed with the plan
+    diagnostics: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -64,6 +82,10 @@ class StackPlan:
     @property
     def has_writes(self) -> bool:
         return self.resource_group_exists is False or any(c.action in WRITES for c in self.changes)
+
+    @property
+    def has_unknown(self) -> bool:
+        return any(c.action in UNKNOWN for c in self.changes)
 
 
 @dataclass(frozen=True)
@@ -78,6 +100,12 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return any(s.has_writes for s in self.stacks)
+
+    @property
+    def has_unknown(self) -> bool:
+        """Changes Azure cannot predict: `--detailed-exitcode` exits 3, and an unattended
+        provision needs a reviewed, saved plan."""
+        return any(s.has_unknown for s in self.stacks)
 
     def stack(self, name: str) -> StackPlan | None:
         return next((s for s in self.stacks if s.stack == name), None)
@@ -106,6 +134,7 @@ class Plan:
                     )
                     for c in s.get("changes", [])
                 ),
+                diagnostics=tuple(s.get("diagnostics", ())),
             )
             for s in data["stacks"]
         )
