@@ -55,7 +55,8 @@ def deploy(
         bool,
         typer.Option(
             "--dry-run",
-            help="Azure: print the endpoint and deployment YAML (Azure ML CLI v2) and stop.",
+            help="Azure: print the endpoint and deployment YAML (Azure ML CLI v2) deploy would"
+            " apply, and its traffic steps, reading Azure (signed in) but changing nothing.",
         ),
     ] = False,
     env_mode: ServingEnvModeOption = None,
@@ -76,7 +77,9 @@ def deploy(
     beside the serving one and answers the sample request directly; traffic then moves by
     deployment.traffic_steps with a health and smoke check after each; the old deployment
     goes at 100%. Any failure puts traffic back and removes the new deployment (exit 1).
-    The model comes from the shared registry (`mlops promote` puts it there).
+    The model comes from the shared registry (`mlops promote` puts it there). --dry-run
+    makes the same checks and reads (signed in) and prints what would be applied: colour,
+    exact model and environment versions, traffic steps; it changes nothing.
 
     [bold]Examples[/bold]
 
@@ -154,21 +157,14 @@ def _stop_local(current, loaded) -> None:
 
 
 def _deploy_azure(current, loaded, env: str, model: str | None, dry_run: bool) -> None:
+    from mlops.cli._azure import progress, signed_in_clients
     from mlops.services import azure_ml
 
-    if dry_run:
-        from mlops.serialize import dump_yaml
-
-        documents = azure_ml.dry_run(loaded, env, model)
-        if current.json:
-            _output.emit_json({"endpoint": documents[0], "deployment": documents[1]})
-        else:
-            _output.emit_text("---\n".join(dump_yaml(d) for d in documents))
-        return
-    from mlops.cli._azure import progress, signed_in_clients
-
-    azure_ml.workspace(loaded, env)
+    azure_ml.workspace(loaded, env)  # bad input before any credential is tried
     clients = signed_in_clients(loaded)
+    if dry_run:
+        _print_dry_run(current, azure_ml.dry_run(loaded, env, model, clients))
+        return
     on_event = progress(current)
 
     result = azure_ml.deploy(loaded, env, model, clients, on_event=on_event)
@@ -179,6 +175,37 @@ def _deploy_azure(current, loaded, env: str, model: str | None, dry_run: bool) -
         f"{result.endpoint}: {result.deployment} serves {result.model} with all traffic"
         + (f"; {result.previous} removed" if result.previous else "")
     )
+
+
+def _print_dry_run(current, release) -> None:
+    """The YAML documents on stdout (what `az ml online-endpoint/online-deployment create`
+    would take), what the rollout would do on stderr; one JSON document with --output json."""
+    from mlops.serialize import dump_yaml
+
+    plan = release.rollout_dict()
+    if current.json:
+        _output.emit_json(
+            {
+                "endpoint": release.endpoint_spec,
+                "deployment": release.deployment_spec,
+                "rollout": plan,
+            }
+        )
+        return
+    _output.emit_text("---\n".join(dump_yaml(d) for d in release.specs))
+    err = _output.stderr()
+    created = "create endpoint" if plan["creates_endpoint"] else "endpoint"
+    err.print(f"dry run, nothing changed: {created} {release.endpoint}", markup=False)
+    err.print(
+        f"  deploy {plan['deployment']} at 0%: {plan['model']}, environment"
+        f" {plan['environment'] or '(none)'}",
+        markup=False,
+    )
+    for step in plan["traffic_steps"]:
+        split = ", ".join(f"{d} {p}%" for d, p in step.items())
+        err.print(f"  traffic: {split}", markup=False)
+    if plan["removes"]:
+        err.print(f"  remove {plan['removes']}", markup=False)
 
 
 def promote(

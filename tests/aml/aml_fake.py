@@ -21,10 +21,18 @@ verbatim), each line `METHOD host path api-version`:
 - MLClient(..., registry_name=REG): GET https://eastus.api.azureml.ms/registrymanagement/v1.0/
   registries/{REG}/discovery v1.0; the answer sends every later registry call to MFE.
 - jobs.create_or_update(pipeline): GET ARM {ws} 2024-10-01-preview; per component:
-  GET ARM {ws}/codes/{uuid}/versions?hash=..&hashVersion=202208 2023-04-01 (answered: already
-  registered), GET ARM {ws}/codes/{uuid}/versions/1 2023-04-01, PUT ARM
+  GET ARM {ws}/codes/{uuid}/versions?hash=..&hashVersion=202208 2023-04-01 (without a blob
+  store answered: already registered), GET ARM {ws}/codes/{uuid}/versions/1 2023-04-01, PUT ARM
   {ws}/components/azureml_anonymous/versions/{hash} 2024-01-01-preview; then PUT ARM
   {ws}/jobs/{name} 2024-01-01-preview (201, status NotStarted, services.Studio.endpoint).
+  With a blob store, the first lookup of a snapshot finds nothing and the SDK uploads it: POST
+  ARM {ws}/codes/{uuid}/versions/1/startPendingUpload 2023-04-01 {"pendingUploadType":
+  "TemporaryBlobReference"} -> blobReferenceForConsumption {blobUri (a container), credential
+  {credentialType SAS, sasUri}}; then, straight to storage with its own client: HEAD (the
+  indicator blob: the first file, sorted), PUT per file (threads), PUT ?comp=metadata on the
+  indicator; then PUT ARM {ws}/codes/{uuid}/versions/1 2023-04-01 {"properties": {"codeUri":
+  "{blobUri}/{folder}", "isAnonymous": true, "properties": {"hash_sha256", "hash_version"}}}.
+  No datastore GET or listSecrets. Components sharing the snapshot then find it by hash.
 - jobs.get(name): GET ARM {ws}/jobs/{name} 2024-01-01-preview (each one is a poll).
 - jobs.list(parent_job_name=name): GET ARM {ws}/jobs/{name} 2024-01-01-preview (a poll too),
   GET ARM {ws} 2024-10-01-preview, GET https://{region}.api.azureml.ms/discovery (the
@@ -85,6 +93,7 @@ from azure.core.pipeline.transport import (
 )
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 
+from tests.aml.azurite import BlobStore
 from tests.infra.arm_fake import FakeCredential, FakeTransport, Fault, json_body, respond
 
 with warnings.catch_warnings():  # azure.ai.ml's import warns (marshmallow): not ours to fix
@@ -204,8 +213,11 @@ class AmlFake(FakeTransport):
         workspace: str = "ws",
         registry: str = "shared-registry",
         registry_resource_group: str = "rg-shared",
+        blob_store: BlobStore | None = None,
     ) -> None:
         self.subscription, self.registry = subscription, registry
+        self.blob_store = blob_store  # with one, code is uploaded there (see `_code_lookup`)
+        self.blob_requests: list[Recorded] = []  # to the blob store (see `offline`)
         self.registry_resource_group = registry_resource_group
         scope = f"/subscriptions/{subscription}/resourceGroups/{{}}/providers/{_RP}"
         self.workspace_id = scope.format(resource_group) + f"/workspaces/{workspace}"
@@ -217,6 +229,8 @@ class AmlFake(FakeTransport):
         self.failing_deployments: dict[str, str] = {}  # deployment name -> provisioning error
         self.scoring: dict[str, Scoring] = {}  # deployment name -> answer (default: healthy)
         self.logs: dict[str, str] = {}  # deployment name -> its container log (getLogs)
+        #: resource path patterns whose long-running operations stay InProgress while listed
+        self.unfinished: set[str] = set()
         self.storage_networks: dict[str, dict[str, Any]] = {}  # workspace id -> storage props
         self.slept: list[float] = []  # what azure-core's retries waited (see `sleep`)
         self.keys = {"primaryKey": "fake-primary-key", "secondaryKey": "fake-secondary-key"}
@@ -359,6 +373,10 @@ class AmlFake(FakeTransport):
             return 200, self._workspace(path), {}
         if re.fullmatch(_WS + r"/codes/[^/]+/versions", path) and "hash" in query:
             return self._code_lookup(path, query["hash"][0])
+        if re.fullmatch(_WS + r"/codes/[^/]+/versions/[^/]+/startPendingUpload", path):
+            return self._start_pending_upload(path.removesuffix("/startPendingUpload"))
+        if re.fullmatch(_WS + r"/codes/[^/]+/versions/[^/]+", path) and method == "PUT":
+            return self._put_code(path, body)
         if path.endswith("/listKeys") and method == "POST":
             ok = path.removesuffix("/listKeys").lower() in self.resources
             return (200, self.keys, {}) if ok else _not_found(path)
@@ -485,16 +503,58 @@ class AmlFake(FakeTransport):
         return 200, discovery, {}
 
     def _code_lookup(self, versions: str, snapshot_hash: str) -> Answer:
-        """Every snapshot is already registered in the workspace asked (uploads would bypass
-        the transport); each workspace has its own, as in Azure ML, so a snapshot registered
-        in test is not found by name in prod."""
+        """The code versions of the workspace asked with this snapshot hash. Each workspace has
+        its own, as in Azure ML, so a snapshot registered in test is not found in prod.
+
+        Without a blob store every snapshot is already registered (uploads would bypass the
+        transport); with one, a snapshot not registered yet is not found (an empty list), so
+        the SDK uploads it (`_start_pending_upload`) and registers it (`_put_code`)."""
         key = f"{versions.split('/codes/')[0].lower()}|{snapshot_hash}"
+        if self.blob_store is not None:
+            found = self.resources.get(self.code_hashes.get(key, "-").lower())
+            return 200, {"value": [found] if found else []}, {}
         path = self.code_hashes.setdefault(key, f"{versions}/1")
         if path.lower() not in self.resources:
             container = f"azureml-blobstore-{WORKSPACE_GUID}"
             uri = f"https://stws.blob.core.windows.net/{container}/LocalUpload/{snapshot_hash}/src"
             self._store(path, {"properties": {"codeUri": uri, "isAnonymous": True}})
         return 200, {"value": [self.resources[path.lower()]]}, {}
+
+    def _start_pending_upload(self, version: str) -> Answer:
+        """POST .../codes/N/versions/V/startPendingUpload: a new container in the workspace's
+        storage (the blob store) and a SAS URL the SDK writes it with (PendingUploadResponseDto).
+        Azure ML's own SAS URLs are container URLs too: the SDK takes the container from it."""
+        if self.blob_store is None:
+            return 400, _error("BadRequest", "uploads need AmlFake(blob_store=...)"), {}
+        upload = str(uuid.uuid4())
+        sas_uri = self.blob_store.create_container(upload)
+        storage = self._workspace(version.split("/codes/")[0])["properties"]["storageAccount"]
+        reference = {
+            "blobUri": f"{self.blob_store.url}/{upload}",
+            "storageAccountArmId": storage,
+            "credential": {"credentialType": "SAS", "sasUri": sas_uri},
+        }
+        answer = {
+            "blobReferenceForConsumption": reference,
+            "pendingUploadId": upload,
+            "pendingUploadType": "TemporaryBlobReference",
+        }
+        return 200, answer, {}
+
+    def _put_code(self, path: str, body: Any) -> Answer:
+        """Register a code version; later lookups of its snapshot hash in this workspace find it.
+        With a blob store its codeUri must name blobs there (what the SDK uploaded): else 400.
+        Assumed, not observed: the words of Azure ML's answer to a codeUri with nothing behind."""
+        props = body["properties"]
+        uri = props.get("codeUri") or ""
+        if self.blob_store is not None and not self.blob_store.read(uri):
+            message = f"Code version {path.rsplit('/codes/', 1)[1]}: no blobs found at {uri}"
+            return 400, _error("UserError", message), {}
+        created = path.lower() not in self.resources
+        stored = self._store(path, body)
+        if snapshot_hash := (props.get("properties") or {}).get("hash_sha256"):
+            self.code_hashes[f"{path.split('/codes/')[0].lower()}|{snapshot_hash}"] = path
+        return (201 if created else 200), stored, {}
 
     # --- models and the registry -------------------------------------------------------
     def _store_model(self, scope: str, name: str, version: str, props: Any) -> dict[str, Any]:
@@ -686,6 +746,9 @@ class AmlFake(FakeTransport):
         if kind == "mfeOperationResults":
             return 200, None, {}
         state["polls"] += 1
+        resource = state["resource"] or {}
+        if any(re.search(p, resource.get("id", ""), re.I) for p in tuple(self.unfinished)):
+            return 200, {"status": "InProgress"}, {}
         if state["polls"] == 1:
             return 200, {"status": "Running"}, {}
         if state["resource"] is not None:
@@ -700,6 +763,8 @@ class AmlFake(FakeTransport):
             sent = set(body["properties"])
             if set(body) != {"properties"} or not sent <= _IMPORT_KEYS:
                 problems.append(f"import body: {sorted(body)}, {sorted(sent - _IMPORT_KEYS)}")
+        elif recorded.method == "POST" and path.endswith("/startPendingUpload"):
+            problems = _violations(rest.PendingUploadRequestDto, body, "PendingUploadRequestDto")
         elif recorded.method == "PUT":
             contract = next((c for c in _CONTRACTS if re.search(c[0] + "$", path)), None)
             if contract is None:
@@ -818,7 +883,9 @@ def offline(fake: AmlFake, poll_interval: float = 0) -> Iterator[AmlFake]:
     - `models.share` (also data and environment share) and, for a registry model,
       `online_deployments.begin_create_or_update` build registry clients without the MLClient's
       transport (the network, retried for ~5 s when offline): they are routed to the fake;
-    - any request still reaching `RequestsTransport` fails the test instead of going out;
+    - any request still reaching `RequestsTransport` fails the test instead of going out, but
+      those to the fake's blob store (Azurite, on 127.0.0.1): they go there and are recorded
+      in `fake.blob_requests` (the SDK's uploads and the fake's own reads);
     - deployment LROs poll with `AzureMLPolling` every 5 s whatever `polling_interval` says.
     """
     from azure.ai.ml._utils import _registry_utils
@@ -833,7 +900,14 @@ def offline(fake: AmlFake, poll_interval: float = 0) -> Iterator[AmlFake]:
         kwargs.setdefault("retry_backoff_factor", 0.01)
         return original(credential, registry_name, *args, **kwargs)
 
-    def no_network(_: Any, request: Any, **__: Any) -> Any:
+    send = RequestsTransport.send
+
+    def no_network(transport: Any, request: Any, **kwargs: Any) -> Any:
+        if fake.blob_store is not None and fake.blob_store.holds(request.url):
+            url = urlparse(request.url)
+            recorded = Recorded(request.method, url.path, url.query, None, url.netloc)
+            fake.blob_requests.append(recorded)
+            return send(transport, request, **kwargs)  # uploads, to Azurite on 127.0.0.1
         raise AssertionError(f"a request bypassed the fake: {request.method} {request.url}")
 
     modules = (_registry_utils, _model_operations, _data_operations, _environment_operations)

@@ -11,7 +11,9 @@ import pytest
 
 from mlops.backends.azure.clients import AzureClients
 from mlops.config.loader import LoadedConfig, load_config
+from tests.aml import azurite
 from tests.aml.aml_fake import AmlFake, FakeCredential, offline, system_registry_id
+from tests.aml.azurite import BlobStore
 
 REPO = Path(__file__).parents[2]
 SUB = "22222222-2222-2222-2222-222222222222"
@@ -59,22 +61,44 @@ def project(tmp_path: Path) -> LoadedConfig:
     return make_project(tmp_path)
 
 
-@pytest.fixture
-def aml() -> Iterator[AmlFake]:
+def make_fake(blob_store: BlobStore | None = None) -> AmlFake:
+    """The fake of the project's Azure ML: dev's workspace, the shared registry, curated
+    environments; with `blob_store`, code snapshots are uploaded there."""
     fake = AmlFake(
         SUB,
         "rg-mlops-diagnosis-dev",
         "mlw-mlops-diagnosis-dev",
         registry="mlr-mlops-diagnosis",
         registry_resource_group="rg-mlops-diagnosis-shared",
+        blob_store=blob_store,
     )
     # two published builds of the curated environment the deployments name by @latest
     for version in ("26", "27"):
         fake.seed_environment(system_registry_id("azureml"), "sklearn-1.5", version)
         for env in ("dev", "test", "prod"):
             fake.seed_environment(workspace_id(env), "AzureML-sklearn-1.5", version)
-    with offline(fake):
+    return fake
+
+
+@pytest.fixture
+def aml() -> Iterator[AmlFake]:
+    with offline(make_fake()) as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+def blob_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BlobStore]:
+    """Azurite's blob service, started on first use and stopped at the end of the session.
+    Missing Node or Azurite fails the tests that need it (CI installs both), never skips."""
+    missing = None
+    try:
+        azurite.executable()
+    except azurite.AzuriteMissing as error:
+        missing = str(error)
+    if missing:
+        pytest.fail(missing, pytrace=False)
+    with azurite.running(tmp_path_factory.mktemp("azurite")) as store:
+        yield store
 
 
 @pytest.fixture

@@ -107,14 +107,27 @@ def test_a_second_promotion_racing_the_first_is_a_no_op(
     assert aml.registry_model("diagnosis", "6")["properties"]["tags"]["git_commit"] == "ccc"
 
 
-def test_the_dry_run_asks_for_the_exact_version_deploy_would_need(
-    project: LoadedConfig,
+def test_the_dry_run_refuses_what_deploy_refuses_and_shows_prod_the_image_test_runs(
+    promoted: LoadedConfig, clients: AzureClients, aml: AmlFake
 ) -> None:
     with pytest.raises(BadInputError, match="needs an exact version"):
-        azure_ml.dry_run(project, "prod", None)
-    _endpoint, deployment = azure_ml.dry_run(project, "prod", "diagnosis:3")
+        azure_ml.dry_run(promoted, "prod", None, clients)
+    with pytest.raises(BadInputError, match=r"diagnosis:3 is not what test serves"):
+        azure_ml.dry_run(promoted, "prod", "diagnosis:3", clients)
+    tested = azure_ml.deploy(promoted, "test", "diagnosis:3", clients)
+    azure_ml.promote(promoted, "diagnosis:3", "prod", clients)
+    writes = len(aml.writes())
+
+    release = azure_ml.dry_run(promoted, "prod", "diagnosis:3", clients)
+
+    assert len(aml.writes()) == writes
+    deployment = release.deployment_spec
     assert deployment["model"].endswith("/models/diagnosis/versions/3")
     assert deployment["endpoint_name"] == endpoint_name("prod")
+    assert (deployment["name"], release.creates_endpoint) == ("blue", True)
+    tested_at = f"/{tested.endpoint}/deployments/blue"
+    [test_put] = [w for w in aml.writes() if w.path.endswith(tested_at)]
+    assert deployment["environment"] == test_put.body["properties"]["environmentId"]
 
 
 @pytest.mark.parametrize(("storage_of", "copies"), [("dev", True), ("test", False)])

@@ -3,11 +3,9 @@ Azure ML (registry copy, endpoint and deployment long-running operations, traffi
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from azure.ai.ml import load_online_deployment, load_online_endpoint
 
 from mlops.backends.azure.clients import AzureClients
 from mlops.cli._group import Terminated
@@ -218,6 +216,28 @@ def _rolled_back(aml: AmlFake) -> None:
     assert _deployments(aml) == ["blue"]
 
 
+def test_a_deployment_that_never_finishes_times_out_and_is_rolled_back(
+    upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    # Azure ML accepts green, and its operation stays InProgress for as long as we wait
+    aml.unfinished.add(r"/deployments/green$")
+    try:
+        with pytest.raises(BackendError) as timed_out:
+            azure_ml.deploy(upgrade, "test", "diagnosis:4", clients, deployment_timeout=0.5)
+    finally:
+        aml.unfinished.clear()  # lets the SDK's poller thread, still polling, end
+
+    message = timed_out.value.message
+    assert message.startswith("rolled back green (diagnosis:4)")
+    assert f"deploying green to endpoint {ENDPOINT}: timed out, not finished after 0.5 s" in (
+        message
+    )
+    assert "traffic stays on blue" in message
+    [put] = [r for r in aml.requests if r.method == "PUT" and r.path.endswith("/green")]
+    assert ("DELETE", put.path) in [(r.method, r.path) for r in aml.writes()]
+    _rolled_back(aml)
+
+
 def test_a_network_error_while_moving_traffic_is_rolled_back(
     upgrade: LoadedConfig, clients: AzureClients, aml: AmlFake
 ) -> None:
@@ -376,31 +396,6 @@ def test_a_rollback_that_fails_reports_what_it_left(
 
 def _no_sleep(_: float) -> None:
     pass
-
-
-@pytest.mark.parametrize("kubernetes", [False, True])
-def test_dry_run_prints_yaml_that_azure_ml_loaders_accept_with_no_call(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kubernetes: bool
-) -> None:
-    make_project(tmp_path, kubernetes=kubernetes)
-    monkeypatch.chdir(tmp_path)
-
-    result = run_cli("deploy", "--env", "prod", "--model", "diagnosis:3", "--dry-run")
-
-    assert result.exit_code == 0, result.stderr
-    endpoint_text, deployment_text = result.stdout.split("---\n")
-    endpoint = load_online_endpoint(io.StringIO(endpoint_text))
-    origin = str(tmp_path / "mlops.yaml")
-    deployment = load_online_deployment(io.StringIO(deployment_text), relative_origin=origin)
-    kind = "Kubernetes" if kubernetes else "Managed"
-    assert type(endpoint).__name__ == f"{kind}OnlineEndpoint"
-    assert type(deployment).__name__ == f"{kind}OnlineDeployment"
-    assert deployment.endpoint_name == endpoint.name == endpoint_name("prod")
-    if kubernetes:
-        assert endpoint.compute == "aks" and str(deployment.model).endswith("diagnosis:3")
-    else:
-        assert endpoint.public_network_access == "disabled"
-        assert deployment.model.endswith("mlr-mlops-diagnosis/models/diagnosis/versions/3")
 
 
 def test_deploy_to_an_environment_missing_from_mlops_yaml_exits_2(

@@ -10,6 +10,7 @@ from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError
 from mlops.services import azure_ml
 from tests.aml.aml_fake import AmlFake, Fault, JobScenario
+from tests.aml.signed_in import run_cli_signed_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -207,3 +208,38 @@ def test_polls_failing_in_a_row_end_the_wait_with_the_command_that_resumes_it(
 
     assert f"after {MAX_FAILED_POLLS} failed polls" in lost.value.message
     assert f"mlops run --env dev --follow {submitted.job.name}" in (lost.value.hint or "")
+
+
+def test_the_cli_resumes_following_a_job_to_its_end(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aml.step_ran("evaluate", **run_tags(Decision(True, True, "first model")))
+    name = _run(project, clients, wait=False).job.name
+    with pytest.raises(BackendError) as late:  # the wait ran out while the job was queued
+        _run(project, clients, follow=name, timeout_s=0)
+    assert f"mlops run --env dev --follow {name}" in (late.value.hint or "")
+    monkeypatch.chdir(project.root)
+    writes = len(aml.writes())
+
+    result = run_cli_signed_in(aml, project.root, "run", "--env", "dev", "--follow", name)
+
+    assert result.exit_code == 0, result.stderr
+    assert f"{name} completed" in result.stderr
+    assert "gate: promoted: first model" in result.stderr
+    assert len(aml.writes()) == writes  # following submits nothing
+    again = run_cli_signed_in(aml, project.root, "run", "-e", "dev", "--follow", name, "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    assert (again.json()["job"], again.json()["status"]) == (name, "Completed")
+
+
+def test_following_a_job_the_workspace_does_not_have_exits_2_naming_it(
+    project: LoadedConfig, aml: AmlFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project.root)
+
+    result = run_cli_signed_in(aml, project.root, "run", "--env", "dev", "--follow", "nosuch_42")
+
+    assert result.exit_code == 2 and result.exception is None
+    assert "no job nosuch_42" in result.stderr
+    assert "nothing to follow" in result.stderr
+    assert aml.writes() == []

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.backends.azure.calls import call
 from mlops.backends.local.registry import ModelVersion
-from mlops.errors import BackendError
+from mlops.errors import BackendError, NotFoundError
 
 if TYPE_CHECKING:
     from azure.ai.ml import MLClient
@@ -168,10 +168,15 @@ def _dataset_tags(job: Any) -> dict[str, str]:
 
 
 def job_state(ml: MLClient, name: str) -> JobState:
-    """The job's status and each step's, with the tags steps set (the gate's decision)."""
+    """The job's status and each step's, with the tags steps set (the gate's decision);
+    NotFoundError when the workspace has no such job (a name mistyped is no failed poll)."""
+    from azure.core.exceptions import ResourceNotFoundError
 
     def read() -> JobState:
-        job = ml.jobs.get(name)
+        try:
+            job = ml.jobs.get(name)
+        except ResourceNotFoundError:
+            raise NotFoundError(f"no job {name} in the workspace") from None
         steps = tuple(
             Step(child.display_name or child.name, _status(child.status), dict(child.tags or {}))
             for child in ml.jobs.list(parent_job_name=name)
@@ -277,15 +282,17 @@ def _load(kind: str, spec: dict[str, Any], root: Path) -> Any:
 
 def _finish(poller: Any, timeout: float, what: str) -> Any:
     """The operation's result, waiting at most `timeout` seconds: the SDK's `result()` would
-    wait forever, and with a timeout returns whatever it has without saying it gave up."""
-    result = poller.result(timeout=timeout)
+    wait forever, and with a timeout hands an unfinished answer to the SDK's deserializer,
+    which fails on it (AttributeError) before anyone can say the wait ran out."""
+    poller.wait(timeout=timeout)
     if not poller.done():
+        waited = f"{timeout / 60:g} min" if timeout >= 60 else f"{timeout:g} s"
         raise BackendError(
-            f"{what}: not finished after {timeout / 60:g} min; it may still be going on in Azure",
+            f"{what}: timed out, not finished after {waited}; it may still be going on in Azure",
             hint="check its state in the studio (Endpoints) or with `az ml online-endpoint show`"
             " before trying again",
         )
-    return result
+    return poller.result()
 
 
 def create_endpoint(ml: MLClient, spec: dict[str, Any], root: Path) -> None:
@@ -299,14 +306,21 @@ def create_endpoint(ml: MLClient, spec: dict[str, Any], root: Path) -> None:
     )
 
 
-def create_deployment(ml: MLClient, spec: dict[str, Any], root: Path) -> None:
-    """Create or replace a deployment (at whatever traffic the endpoint gives it: none yet)."""
+def create_deployment(
+    ml: MLClient,
+    spec: dict[str, Any],
+    root: Path,
+    *,
+    timeout: float = DEPLOYMENT_CREATE_TIMEOUT,
+) -> None:
+    """Create or replace a deployment (at whatever traffic the endpoint gives it: none yet),
+    waiting at most `timeout` seconds for Azure ML to finish it."""
     deployment = _load("deployment", spec, root)
     what = f"deploying {spec['name']} to endpoint {spec['endpoint_name']}"
     _call(
         lambda: _finish(
             ml.online_deployments.begin_create_or_update(deployment),
-            DEPLOYMENT_CREATE_TIMEOUT,
+            timeout,
             what,
         ),
         what,

@@ -3,7 +3,7 @@
 blue/green deployment (`release`). The CLI calls them through this package."""
 
 from mlops.services.azure_ml.models import Promotion, models, promote, show
-from mlops.services.azure_ml.release import Deployed, deploy, dry_run
+from mlops.services.azure_ml.release import Deployed, Release, deploy, dry_run
 from mlops.services.azure_ml.training import AzureRun, run
 from mlops.services.azure_ml.workspaces import (
     PROMOTED,
@@ -20,6 +20,7 @@ __all__ = [
     "Deployed",
     "OnEvent",
     "Promotion",
+    "Release",
     "Workspace",
     "deploy",
     "dry_run",

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops.backends.azure.aml import DEPLOYMENT_CREATE_TIMEOUT
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError, BadInputError, ConfigError, MlopsError
 from mlops.plan.rollout import Rollout, plan_rollout
 from mlops.render.endpoint import deployment_spec, endpoint_name, endpoint_spec, model_uri
-from mlops.services.azure_ml.models import check_deploy_order, require_exact_version
+from mlops.services.azure_ml.models import check_deploy_order
 from mlops.services.azure_ml.workspaces import (
     OnEvent,
-    environment,
     model_name,
     registry,
     workspace,
@@ -54,22 +54,83 @@ class Deployed:
         }
 
 
-def dry_run(loaded: LoadedConfig, env: str, reference: str | None) -> list[dict[str, Any]]:
-    """The endpoint and deployment specs `deploy` would apply, with no Azure call."""
-    environment(loaded, env)
-    name, version = _reference(loaded, reference)
-    require_exact_version(loaded, env, name, version)
+@dataclass(frozen=True)
+class Release:
+    """What `deploy` will apply to `env`, prepared from Azure's state with reads only: the
+    dry run shows it, the deploy applies it, so the two cannot disagree."""
+
+    env: str
+    endpoint: str
+    reference: str  # NAME:VERSION, the exact version
+    model: str  # the model id the deployment serves
+    environment: str | None  # the pinned environment id (None: no scoring script)
+    creates_endpoint: bool
+    rollout: Rollout
+    endpoint_spec: dict[str, Any]
+    deployment_spec: dict[str, Any]
+    samples: list[Path]
+
+    @property
+    def specs(self) -> list[dict[str, Any]]:
+        return [self.endpoint_spec, self.deployment_spec]
+
+    def rollout_dict(self) -> dict[str, Any]:
+        """The rollout as data: what is created, each traffic split, what is removed."""
+        return {
+            "creates_endpoint": self.creates_endpoint,
+            "deployment": self.rollout.new,
+            "model": self.model,
+            "environment": self.environment,
+            "serving": self.rollout.old,
+            "traffic_steps": [dict(step) for step in self.rollout.steps],
+            "removes": self.rollout.old,
+        }
+
+
+def dry_run(
+    loaded: LoadedConfig, env: str, reference: str | None, clients: AzureClients
+) -> Release:
+    """What `deploy` would apply, from the same checks and reads (GET only): the colour
+    from the endpoint's traffic, the exact model version, the pinned environment."""
+    return _prepare(loaded, env, reference, clients)[0]
+
+
+def _prepare(
+    loaded: LoadedConfig, env: str, reference: str | None, clients: AzureClients
+) -> tuple[Release, MLClient]:
+    """Every check and read a deploy needs before its first write, shared with the dry run:
+    promotion order, the exact version, the endpoint's traffic and so the colour, the
+    pinned environment and the specs. Reads only."""
+    from mlops.backends.azure import aml
+
     config = loaded.config
-    return [
-        endpoint_spec(config, env),
-        deployment_spec(
-            config,
-            env,
-            name="blue",
-            model=model_uri(config, name, version),
-            tags=_tags(name, version),
-        ),
-    ]
+    target = workspace(loaded, env)
+    name, version = _reference(loaded, reference)
+    check_deploy_order(loaded, env, clients, name, version)
+    samples = _samples(loaded)
+    ml = target.client(clients)
+    version = _deployable_version(loaded, clients, ml, name, version)
+    endpoint = endpoint_name(config, env)
+    traffic = aml.endpoint_traffic(ml, endpoint)
+    rollout = plan_rollout(traffic or {}, config.deployment.traffic_steps)
+    model = model_uri(config, name, version)
+    pinned = pinned_environment(loaded, env, clients, ml)
+    spec = deployment_spec(
+        config, env, name=rollout.new, model=model, tags=_tags(name, version), environment=pinned
+    )
+    release = Release(
+        env=env,
+        endpoint=endpoint,
+        reference=f"{name}:{version}",
+        model=model,
+        environment=spec.get("environment"),
+        creates_endpoint=traffic is None,
+        rollout=rollout,
+        endpoint_spec=endpoint_spec(config, env),
+        deployment_spec=spec,
+        samples=samples,
+    )
+    return release, ml
 
 
 def _reference(loaded: LoadedConfig, reference: str | None) -> tuple[str, str | None]:
@@ -96,43 +157,26 @@ def deploy(
     *,
     on_event: OnEvent | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    deployment_timeout: float = DEPLOYMENT_CREATE_TIMEOUT,
 ) -> Deployed:
     """Blue/green: the new deployment at 0%, smoke-tested directly, traffic moved by
     `deployment.traffic_steps` with a health check and smoke tests (the new deployment, and
     the endpoint as routed) after each, the old one removed. Anything that stops the rollout,
-    an error or an interrupt, puts traffic back on the old deployment and removes the new one
-    first (`sleep`: the smoke retries' backoff)."""
+    an error, an interrupt or a deployment not ready within `deployment_timeout` seconds (an
+    hour by default: image build, VMs, model download), puts traffic back on the old
+    deployment and removes the new one first (`sleep`: the smoke retries' backoff)."""
     from mlops.backends.azure import aml
 
-    config = loaded.config
-    target = workspace(loaded, env)
-    name, version = _reference(loaded, reference)
-    check_deploy_order(loaded, env, clients, name, version)
-    samples = _samples(loaded)
+    release, ml = _prepare(loaded, env, reference, clients)
+    rollout, endpoint, samples = release.rollout, release.endpoint, release.samples
     notify = on_event or (lambda *_: None)
-    ml = target.client(clients)
-    version = _deployable_version(loaded, clients, ml, name, version)
-    endpoint = endpoint_name(config, env)
-    traffic = aml.endpoint_traffic(ml, endpoint)
-    if traffic is None:
+    if release.creates_endpoint:
         notify("creating", f"endpoint {endpoint}")
-        aml.create_endpoint(ml, endpoint_spec(config, env), loaded.root)
-        traffic = {}
-    rollout = plan_rollout(traffic, config.deployment.traffic_steps)
-    model = model_uri(config, name, version)
-    pinned = pinned_environment(loaded, env, clients, ml)
-    spec = deployment_spec(
-        config,
-        env,
-        name=rollout.new,
-        model=model,
-        tags=_tags(name, version),
-        environment=pinned,
-    )
-    result = Deployed(env, endpoint, rollout.new, model, rollout.old)
-    notify("deploying", f"{rollout.new} ({name}:{version}) at 0% of {endpoint}")
+        aml.create_endpoint(ml, release.endpoint_spec, loaded.root)
+    result = Deployed(env, endpoint, rollout.new, release.model, rollout.old)
+    notify("deploying", f"{rollout.new} ({release.reference}) at 0% of {endpoint}")
     try:
-        aml.create_deployment(ml, spec, loaded.root)
+        aml.create_deployment(ml, release.deployment_spec, loaded.root, timeout=deployment_timeout)
         result.smoke += _smoke(ml, endpoint, rollout.new, samples, sleep)
         notify("smoke-tested", f"{rollout.new}: {len(samples)} request(s) answered")
         for step in rollout.steps:
@@ -145,7 +189,7 @@ def deploy(
             result.smoke += _smoke(ml, endpoint, rollout.new, samples, sleep)
             result.smoke += _smoke(ml, endpoint, None, samples, sleep)
     except BaseException as exc:
-        failure = _roll_back(ml, endpoint, rollout, notify, exc, f"{name}:{version}")
+        failure = _roll_back(ml, endpoint, rollout, notify, exc, release.reference)
         if failure is None:
             raise  # Ctrl-C, SIGTERM (`Terminated`), SystemExit: unwind as asked, traffic back
         raise failure from None

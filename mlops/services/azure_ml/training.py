@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
-from mlops.errors import BackendError, BadInputError
+from mlops.errors import BackendError, BadInputError, NotFoundError
 from mlops.services.azure_ml.workspaces import OnEvent, model_name, workspace
 
 if TYPE_CHECKING:
@@ -146,6 +146,14 @@ def run(
         try:
             state = aml.job_state(ml, state.name)
             failed_polls = 0
+        except NotFoundError:
+            if follow is None:
+                raise
+            raise BadInputError(
+                f"no job {follow} in {target.name}: nothing to follow",
+                hint="follow the name `mlops run --env ENV` printed when it submitted the job"
+                " (the studio lists them under Jobs)",
+            ) from None
         except BackendError as exc:
             failed_polls += 1
             if failed_polls >= MAX_FAILED_POLLS:
