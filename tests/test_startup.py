@@ -58,6 +58,7 @@ def test_help_does_not_even_import_pydantic():
         "mlops.pipeline.checks",
         "mlops.render.files",
         "mlops.plan.changes",
+        "mlops.plan.noise",
         "mlops.plan.roles",
         "mlops.rbac.check",
         "mlops.plan.rollout",

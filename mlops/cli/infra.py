@@ -15,7 +15,7 @@ from mlops.cli._options import ConfigOption, OutputOption, session
 from mlops.errors import BadInputError
 
 if TYPE_CHECKING:
-    from mlops.plan.changes import Plan
+    from mlops.plan.changes import Plan, PropertyChange, ResourceChange
 
 EnvOption = Annotated[
     str | None,
@@ -31,11 +31,18 @@ _SYMBOLS = {
     "modify": ("~", "yellow"),
     "delete": ("-", "red"),
     "deploy": ("!", "yellow"),
+    "detach": ("/", "yellow"),
     "no-change": ("=", "dim"),
+    "noise": ("~", "dim"),
     "ignore": ("*", "dim"),
     "unsupported": ("?", "magenta"),
+    "may-change": ("?", "magenta"),
     "unmanaged": ("x", "magenta"),
 }
+#: how a property difference is marked (as the Azure CLI marks them; x: no effect)
+_PROPERTY_SYMBOLS = {"create": "+", "delete": "-", "modify": "~", "array": "~", "no-effect": "x"}
+#: where property lines start, and where their folded continuation lines start
+_INDENT, _HANG = 6, 10
 
 
 def plan(
@@ -50,7 +57,19 @@ def plan(
     ] = None,
     detailed_exitcode: Annotated[
         bool,
-        typer.Option("--detailed-exitcode", help="Exit 0 when nothing changes, 3 when it does."),
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 0 when nothing changes, 3 when something changes or may change"
+            " (what Azure cannot predict), 1 on error, 2 on bad input.",
+        ),
+    ] = False,
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="Plan as `provision --prune` applies: resources removed from mlops.yaml are"
+            " deleted, not detached.",
+        ),
     ] = False,
     config: ConfigOption = None,
     output: OutputOption = None,
@@ -58,7 +77,10 @@ def plan(
     """Show what `mlops provision` would change in Azure: ARM what-if per environment.
 
     Signed in (Azure CLI, managed identity or workload identity), each stack is compared
-    with Azure: create, modify (with property-level differences), delete, no change.
+    with Azure: create, modify (with property-level differences), delete, detach, no change.
+    What-if noise (properties Azure fills in itself) is shown dim and never applied;
+    what Azure cannot predict (unsupported, potential changes) is shown as may change.
+    A summary line ends the plan; `mlops -v plan` also lists what Azure ignores.
     Without credentials, or with --offline, the rendered resources are listed as
     creates and the output says so.
 
@@ -68,7 +90,7 @@ def plan(
 
       mlops plan --env prod --out plan.json
 
-      mlops plan --detailed-exitcode     in CI: 0 no changes, 3 changes, 1 error
+      mlops plan --detailed-exitcode     in CI: 0 none, 3 changes or may change
     """
     from mlops.services import infra
 
@@ -82,7 +104,7 @@ def plan(
         clients = default_clients(loaded.config.azure.tenant_id)
         reason = signed_in(clients)
     if reason is None:
-        result = infra.plan(loaded, env, clients)
+        result = infra.plan(loaded, env, clients, prune=prune)
     else:
         result = infra.offline_plan(loaded, env, reason)
     if out is not None:
@@ -95,20 +117,25 @@ def plan(
     if current.json:
         _output.emit_json(result.to_dict())
     else:
-        show_plan(result)
+        show_plan(result, verbose=current.verbose)
         if out is not None:
             _output.stderr().print(f"plan saved to {out}")
-    if detailed_exitcode and result.has_changes:
+    if detailed_exitcode and (result.has_changes or result.has_unknown):
         raise typer.Exit(3)
 
 
-def show_plan(result: Plan) -> None:
-    """The plan as people (and pipeline logs) read it: one line per change, property
-    differences under each modify, unchanged resources counted rather than listed."""
+def show_plan(result: Plan, verbose: int = 0) -> None:
+    """The plan as people (and pipeline logs) read it, like `terraform plan`: per stack one
+    line per change with its property differences (Azure's paths, long values folded onto
+    indented lines, never cut), what-if's diagnostics, then one summary line. Unchanged
+    resources are counted, not listed; ignored ones are listed with -v."""
+    from rich.markup import escape
+
     from mlops.plan.changes import ROLES
     from mlops.plan.devops import DEVOPS
 
     console = _output.stdout()
+    width = max(console.width, 40)
     if result.offline:
         console.print(
             f"[yellow]offline plan[/yellow] ({result.reason}): every rendered resource is"
@@ -126,42 +153,102 @@ def show_plan(result: Plan) -> None:
                 stack.resource_group_exists
             ]
             heading = f"resource group {stack.resource_group} ({rg_note})"
-        console.print(f"[bold]{stack.stack}[/bold]: {heading}", soft_wrap=True)
+        console.print(f"[bold]{stack.stack}[/bold]: {escape(heading)}", soft_wrap=True)
         for change in stack.changes:
-            if change.action in ("no-change", "ignore"):
+            if change.action == "no-change" or (change.action == "ignore" and not verbose):
                 continue
             symbol, style = _SYMBOLS.get(change.action, ("?", ""))
-            note = ""
-            if change.action == "unmanaged":
-                note = (
-                    "  (removed by --prune)"
-                    if change.prunable
-                    else "  (service principal: never pruned, review it by hand)"
-                )
             console.print(
-                f"  [{style}]{symbol} {change.action:<8}[/{style}] {change.type}  {change.name}"
-                f"[dim]{note}[/dim]",
+                f"  [{style}]{symbol} {change.action:<11}[/{style}]"
+                f" {escape(change.type)}  {escape(change.name)}[dim]{escape(_note(change))}[/dim]",
                 soft_wrap=True,
                 highlight=False,
             )
             for p in change.properties:
-                if p.kind != "no-effect":
+                if p.kind == "no-effect" and not verbose:
+                    continue
+                dim = change.action == "noise" or p.noise is not None
+                for line in _fold(_property_line(p), width, _INDENT, _HANG):
                     console.print(
-                        f"      {p.path}: {_short(p.before)} -> {_short(p.after)}",
+                        f"[dim]{escape(line)}[/dim]" if dim else escape(line),
                         soft_wrap=True,
                         highlight=False,
-                        markup=False,
                     )
+        for diagnostic in stack.diagnostics:
+            for line in _fold(f"! {diagnostic}", width, 2, 4):
+                console.print(f"[yellow]{escape(line)}[/yellow]", soft_wrap=True)
         counts = stack.counts()
         summary = ", ".join(f"{n} {a}" for a, n in counts.items())
         console.print(f"  [dim]{summary or 'no resources'}[/dim]", soft_wrap=True)
-    verdict = "changes pending" if result.has_changes else "no changes: Azure matches mlops.yaml"
+    console.print(f"[bold]{summary_line(result)}[/bold]", soft_wrap=True)
+    if result.has_changes or result.has_unknown:
+        verdict = "changes pending"
+        if result.has_unknown:
+            verdict += ": some may change, Azure cannot predict them (review them)"
+    else:
+        verdict = "no changes: Azure matches mlops.yaml"
     console.print(f"[bold]{verdict}[/bold]")
 
 
-def _short(value: object) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
+def summary_line(result: Plan) -> str:
+    """`Plan: 1 to add, 2 to change, 0 to destroy, 0 to detach, 1 may change, 40 unchanged.`"""
+    n = result.summary()
+    return (
+        f"Plan: {n['add']} to add, {n['change']} to change, {n['destroy']} to destroy,"
+        f" {n['detach']} to detach, {n['may_change']} may change, {n['unchanged']} unchanged."
+    )
+
+
+def _note(change: ResourceChange) -> str:
+    if change.action == "unmanaged":
+        return (
+            "  (removed by --prune)"
+            if change.prunable
+            else "  (service principal: never pruned, review it by hand)"
+        )
+    if change.action == "noise":
+        return "  (what-if noise: only properties Azure fills in itself; not applied)"
+    if change.action == "ignore":
+        return "  (not in the template: left as it is)"
+    if change.reason:
+        return f"  ({change.reason})"
+    return ""
+
+
+def _property_line(p: PropertyChange) -> str:
+    symbol = _PROPERTY_SYMBOLS.get(p.kind, "~")
+    if p.kind == "create":
+        text = f"{p.path}: {_text(p.after)}"
+    elif p.kind in ("delete", "no-effect"):
+        text = f"{p.path}: {_text(p.before)}"
+    else:
+        text = f"{p.path}: {_text(p.before)} -> {_text(p.after)}"
+    if p.noise is not None:
+        text += "  (noise)"
+    return f"{symbol} {text}"
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def _fold(text: str, width: int, indent: int, hang: int) -> list[str]:
+    """`text` in lines of at most `width` columns: the first at `indent`, the rest at `hang`,
+    broken after a space or comma when one is near, else inside a word; nothing is cut."""
+    lines = []
+    lead = " " * indent
+    while True:
+        room = max(width - len(lead), 10)
+        if len(text) <= room:
+            lines.append(lead + text)
+            return lines
+        cut = max(text.rfind(" ", 0, room + 1), text.rfind(",", 0, room))
+        cut = cut + 1 if cut >= room // 2 else room
+        lines.append((lead + text[:cut]).rstrip())
+        text = text[cut:].lstrip(" ")
+        if not text:
+            return lines
+        lead = " " * hang
 
 
 def provision(
@@ -176,21 +263,26 @@ def provision(
         bool,
         typer.Option(
             "--prune",
-            help="Also remove role assignments of users and groups at the platform's scopes"
-            " that mlops.yaml does not declare (listed as unmanaged by `mlops plan`).",
+            help="Delete (not detach) the resources removed from mlops.yaml, and remove role"
+            " assignments of users and groups at the platform's scopes that mlops.yaml does"
+            " not declare (listed as unmanaged by `mlops plan`).",
         ),
     ] = False,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Create or update the platform in Azure: resource groups, ARM deployments, then roles.
+    """Create or update the platform in Azure: resource groups, deployment stacks, then roles.
 
-    Incremental mode: nothing outside the templates is removed. Role definitions are
-    applied before assignments; a new group's assignment waits out Entra replication.
-    Role assignments mlops made and mlops.yaml no longer declares are removed; others
-    (unmanaged) only with --prune. A re-run converges, and an unchanged platform gets no
-    write at all. With --plan, provisioning refuses when Azure no longer matches the
-    reviewed plan.
+    Each stack (shared, each environment) is an ARM deployment stack named
+    mlops-<project>-<stack>: a resource removed from mlops.yaml is detached (left in Azure,
+    no longer managed), or deleted with --prune; deny settings (azure.stacks) make Azure
+    refuse hand edits. Provisioning refuses to start while a stack of this project is still
+    deploying (another run); Ctrl-C stops waiting, the stack goes on in Azure (exit 130).
+    Role definitions are applied before assignments; a new group's assignment waits out
+    Entra replication. Role assignments mlops made and mlops.yaml no longer declares are
+    removed; others (unmanaged) only with --prune. A re-run converges, and an unchanged
+    platform gets no write at all. With --plan, provisioning refuses when Azure no longer
+    matches the reviewed plan.
 
     [bold]Examples[/bold]
 
@@ -226,9 +318,13 @@ def provision(
     err = _output.stderr()
 
     def confirm(fresh: Plan) -> bool:
+        if yes and saved is None and fresh.has_unknown:
+            if not current.json:
+                show_plan(fresh, verbose=current.verbose)
+            _refuse_unreviewed(fresh)
         if current.json:
             return True
-        show_plan(fresh)
+        show_plan(fresh, verbose=current.verbose)
         pruned = prunable(fresh.stack(ROLES)) if prune else 0
         if pruned:
             err.print(f"[magenta]--prune removes {pruned} unmanaged role assignment(s)[/magenta]")
@@ -240,9 +336,14 @@ def provision(
         style = {"Succeeded": "green", "Failed": "red"}.get(event, "cyan")
         err.print(f"  [{time.strftime('%H:%M:%S')}] {stack}: [{style}]{event}[/{style}] {detail}")
 
-    result = infra.provision(
-        loaded, env, clients, saved=saved, confirm=confirm, on_event=on_event, prune=prune
-    )
+    try:
+        result = infra.provision(
+            loaded, env, clients, saved=saved, confirm=confirm, on_event=on_event, prune=prune
+        )
+    except infra.ProvisionInterrupted as stopped:  # Ctrl-C: the stack goes on in Azure
+        err.print(f"[yellow]{stopped.message}[/yellow]", soft_wrap=True, highlight=False)
+        err.print(f"hint: {stopped.hint}", soft_wrap=True, highlight=False, markup=False)
+        raise typer.Exit(130) from None
     if current.json:
         _output.emit_json(
             {
@@ -260,3 +361,17 @@ def provision(
         err.print("nothing applied")
     else:
         _output.success(f"provisioned {', '.join(result.applied)}")
+
+
+def _refuse_unreviewed(fresh: Plan) -> None:
+    """An unattended provision (--yes, no saved plan) never applies what Azure cannot
+    predict: it needs a person to review a saved plan first (exit 2, nothing applied)."""
+    from mlops.plan.changes import UNKNOWN
+
+    unknown = [f"{c.type}/{c.name}" for s in fresh.stacks for c in s.changes if c.action in UNKNOWN]
+    raise BadInputError(
+        f"refusing to provision unattended: {len(unknown)} resource(s) may change and Azure"
+        f" cannot predict how: {', '.join(unknown)}",
+        hint="run `mlops plan --out plan.json`, review it, then"
+        " `mlops provision --plan plan.json --yes`",
+    )

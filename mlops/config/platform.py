@@ -25,6 +25,28 @@ from mlops.config._types import (
 PERSONAS = ("platform_owners", "platform_engineers", "data_scientists")
 
 
+class Stacks(Section):
+    """How `mlops provision` applies each stack (shared, each environment) as an ARM
+    deployment stack: what happens to resources removed from mlops.yaml, and who may write
+    to the resources a stack manages (deny settings, enforced by Azure)."""
+
+    action_on_unmanage: Literal["detach", "delete"] = Field(
+        "detach",
+        description="A resource removed from mlops.yaml is left in Azure (detach) or deleted"
+        " (delete); `mlops provision --prune` deletes for one run.",
+    )
+    deny: dict[str, Literal["none", "denyDelete", "denyWriteAndDelete"]] = Field(
+        default={},
+        description="Deny settings per stack (shared or an environment name). A stack not"
+        " named here: none for dev, denyWriteAndDelete for every other one.",
+    )
+    break_glass: list[Guid] = Field(
+        default=[],
+        description="Object ids of the principals (besides identities.platform) still allowed"
+        " to write to denied resources; Azure allows 5 excluded principals in all.",
+    )
+
+
 class Azure(Section):
     """The Azure tenant and subscription the platform lives in."""
 
@@ -43,6 +65,7 @@ class Azure(Section):
         description="Resource group of what the environments share (the Azure ML registry"
         " that promotes models); default: rg-<prefix>-<project>-shared.",
     )
+    stacks: Stacks = Field(default=Stacks())
 
 
 class Approval(Section):

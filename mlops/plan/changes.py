@@ -44,6 +44,9 @@ class PropertyChange:
     kind: str  # create, delete, modify, array, no-effect
     before: Any = None
     after: Any = None
+    #: the source of the noise rule (mlops.plan.noise) that makes this difference what-if
+    #: noise, not a change a deployment would make; None for a real difference
+    noise: str | None = None
 
 
 @dataclass(frozen=True)
@@ -55,10 +58,39 @@ class ResourceChange:
     properties: tuple[PropertyChange, ...] = ()
     # an unmanaged role assignment that `provision --prune` removes (users and groups only)
     prunable: bool = False
+    #: why Azure cannot predict it (what-if's `unsupportedReason`), for "unsupported"
+    reason: str | None = None
 
     @property
     def key(self) -> tuple:
         return (self.action, self.type.lower(), self.name.lower(), self.properties)
+
+
+class WhatIfChanges(tuple):
+    """The changes of one what-if, carrying what-if's `diagnostics` along: a StackPlan made
+    from them keeps the diagnostics without its caller handling them."""
+
+    diagnostics: tuple[str, ...] = ()
+
+    def __new__(cls, changes: Any = (), diagnostics: Any = ()) -> WhatIfChanges:
+        made = super().__new__(cls, changes)
+        made.diagnostics = tuple(diagnostics)
+        return made
+
+
+#: how the summary line counts each action (`Plan.summary`)
+SUMMARY = {
+    "create": "add",
+    "modify": "change",
+    "deploy": "change",
+    "delete": "destroy",
+    "detach": "detach",
+    "unsupported": "may_change",
+    "may-change": "may_change",
+    "no-change": "unchanged",
+    "noise": "unchanged",
+    "ignore": "unchanged",
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +105,12 @@ class StackPlan:
     #: what-if's `diagnostics` (level and message), printed with the plan
     diagnostics: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        if isinstance(self.changes, WhatIfChanges):
+            if not self.diagnostics:
+                object.__setattr__(self, "diagnostics", self.changes.diagnostics)
+            object.__setattr__(self, "changes", tuple(self.changes))
+
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for c in self.changes:
@@ -81,7 +119,11 @@ class StackPlan:
 
     @property
     def has_writes(self) -> bool:
-        return self.resource_group_exists is False or any(c.action in WRITES for c in self.changes)
+        """Whether applying the stack writes to Azure: a change, or one Azure cannot predict
+        (a deployment redeploys it); noise and ignored resources are no write."""
+        return self.resource_group_exists is False or any(
+            c.action in WRITES or c.action in UNKNOWN for c in self.changes
+        )
 
     @property
     def has_unknown(self) -> bool:
@@ -110,8 +152,20 @@ class Plan:
     def stack(self, name: str) -> StackPlan | None:
         return next((s for s in self.stacks if s.stack == name), None)
 
+    def summary(self) -> dict[str, Any]:
+        """The counts of the summary line, as `terraform plan` ends: create is "add", modify
+        and deploy "change", delete "destroy", unsupported and may-change "may change",
+        no-change, noise and ignore "unchanged". Unmanaged role assignments are listed
+        apart (only `--prune` removes them)."""
+        counts = dict.fromkeys(("add", "change", "destroy", "detach", "may_change", "unchanged"), 0)
+        for s in self.stacks:
+            for c in s.changes:
+                if c.action in SUMMARY:
+                    counts[SUMMARY[c.action]] += 1
+        return {**counts, "has_unknown": self.has_unknown}
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "summary": self.summary()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:
@@ -131,6 +185,7 @@ class Plan:
                         resource_id=c.get("resource_id"),
                         properties=tuple(PropertyChange(**p) for p in c.get("properties", [])),
                         prunable=bool(c.get("prunable", False)),
+                        reason=c.get("reason"),
                     )
                     for c in s.get("changes", [])
                 ),
@@ -156,8 +211,11 @@ def digest(texts: list[tuple[str, str]]) -> str:
 
 
 def same_changes(saved: StackPlan, fresh: StackPlan) -> bool:
-    """Whether a fresh what-if reproduces the saved one (order and ids aside)."""
-    return sorted(_key(c) for c in saved.changes) == sorted(_key(c) for c in fresh.changes)
+    """Whether a fresh what-if reproduces the saved one (order and ids aside). What-if noise
+    is left out: it is never applied, and values Azure fills in (timestamps) may move."""
+    return sorted(_key(c) for c in saved.changes if c.action != "noise") == sorted(
+        _key(c) for c in fresh.changes if c.action != "noise"
+    )
 
 
 def _key(change: ResourceChange) -> str:
@@ -166,7 +224,7 @@ def _key(change: ResourceChange) -> str:
             change.action,
             change.type.lower(),
             change.name.lower(),
-            [asdict(p) for p in change.properties],
+            [asdict(p) for p in change.properties if p.noise is None],
             change.prunable,
         ],
         sort_keys=True,

@@ -3,6 +3,11 @@
 Stacks are applied in order: the shared stack (the model registry the environments' private
 endpoints point at) first, then each environment, then the roles (custom role definitions
 and the personas' assignments, see services.rbac). `--env E` selects E and the shared stack.
+
+Each infrastructure stack is an ARM deployment stack named `mlops-<project>-<stack>`
+(mlops.plan.stacks): a resource removed from mlops.yaml is planned and applied as a detach
+(or a delete with --prune), deny settings make Azure refuse hand edits, and a stack that is
+still deploying makes `provision` refuse to start (one run at a time per project).
 """
 
 from __future__ import annotations
@@ -18,9 +23,19 @@ from mlops.errors import BackendError, BadInputError, ConfigError
 from mlops.plan.changes import ROLES, Plan, ResourceChange, StackPlan, digest, same_changes
 from mlops.plan.devops import DEVOPS, devops_spec
 from mlops.plan.roles import Targeted
+from mlops.plan.stacks import StackState, stack_name
 from mlops.render.arm import Template
 from mlops.render.files import SHARED, render, stacks
 from mlops.services import devops, rbac
+from mlops.services.stacks import (
+    ProvisionInterrupted,
+    check_unlocked,
+    refuse_if_running,
+    running_message,
+    stack_settings,
+    unmanaged,
+)
+from mlops.services.stacks import issues as stack_issues
 
 if TYPE_CHECKING:
     from mlops.backends.azure.clients import AzureClients
@@ -36,10 +51,17 @@ class Stack:
     subscription_id: str | None
     location: str | None
     template: Template
+    project: str = ""
 
     @property
     def deployment_name(self) -> str:
-        return f"mlops-{self.name}"
+        """The deployment stack's name (and the what-if's): projects sharing a resource group
+        keep apart."""
+        return stack_name(self.project, self.name)
+
+    @property
+    def show_command(self) -> str:
+        return f"az stack group show -g {self.resource_group} -n {self.deployment_name}"
 
     def arm(self) -> dict[str, Any]:
         return self.template.to_arm()
@@ -70,7 +92,7 @@ def select(loaded: LoadedConfig, env: str | None) -> list[Stack]:
             rg = spec.resource_group or ""
             sub = spec.subscription_id or config.azure.subscription_id
             location = spec.location or config.azure.location
-        out.append(Stack(name, rg, sub, location, template))
+        out.append(Stack(name, rg, sub, location, template, config.project.name))
     return out
 
 
@@ -118,10 +140,13 @@ def online_reason(loaded: LoadedConfig, env: str | None) -> str | None:
     return None
 
 
-def plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> Plan:
+def plan(
+    loaded: LoadedConfig, env: str | None, clients: AzureClients, *, prune: bool = False
+) -> Plan:
     """ARM what-if for each selected stack (a missing resource group: everything is new),
-    then the role definitions and assignments compared with Azure's."""
-    return _plan(loaded, env, clients)[0]
+    plus what its deployment stack manages that the template no longer holds (detach, or
+    delete with `prune`), then the role definitions and assignments compared with Azure's."""
+    return _plan(loaded, env, clients, prune=prune)[0]
 
 
 def _with_devops(loaded: LoadedConfig, env: str | None) -> bool:
@@ -134,17 +159,25 @@ def _with_devops(loaded: LoadedConfig, env: str | None) -> bool:
 class _Work:
     targeted: list[Targeted]
     devops: devops.Work | None = None
+    #: each infrastructure stack's deployment stack as read while planning (None: none yet)
+    stacks: dict[str, StackState | None] = field(default_factory=dict)
 
 
-def _plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> tuple[Plan, _Work]:
+def _plan(
+    loaded: LoadedConfig, env: str | None, clients: AzureClients, *, prune: bool = False
+) -> tuple[Plan, _Work]:
     from mlops.backends.azure import arm
+    from mlops.backends.azure import stacks as arm_stacks
 
     stack_plans = []
     selected = select(loaded, env)
+    states: dict[str, StackState | None] = {}
     for s in selected:
         assert s.subscription_id  # online_reason() was checked by the caller
         resources = clients.resources(s.subscription_id)
         exists = arm.resource_group_exists(resources, s.resource_group)
+        diagnostics: tuple[str, ...] = ()
+        state = None
         if not exists:
             changes = _all_create(s)
         else:
@@ -155,14 +188,27 @@ def _plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> tuple
                 s.arm(),
                 s.parameters(),
             )
-        stack_plans.append(StackPlan(s.name, s.resource_group, s.subscription_id, exists, changes))
+            # what-if's diagnostics (kept by StackPlan from the what-if's changes)
+            diagnostics = tuple(getattr(changes, "diagnostics", ()))
+            state = arm_stacks.get(
+                clients.stacks(s.subscription_id), s.resource_group, s.deployment_name
+            )
+            if state is not None:
+                action = stack_settings(loaded, s.name, prune=prune).action_on_unmanage
+                changes = unmanaged(changes, state, action)
+                if state.running:
+                    diagnostics += (f"WARNING {running_message(s, state)}",)
+        states[s.name] = state
+        stack_plans.append(
+            StackPlan(s.name, s.resource_group, s.subscription_id, exists, changes, diagnostics)
+        )
     scopes = [
         rbac.ManagedScope(s.subscription_id or "", s.resource_group, p.resource_group_exists)
         for s, p in zip(selected, stack_plans, strict=True)
     ]
     roles, targeted = rbac.plan_roles(loaded, env, clients, scopes)
     stack_plans.append(roles)
-    work = _Work(targeted)
+    work = _Work(targeted, stacks=states)
     if _with_devops(loaded, env):
         from mlops.backends.azure.devops import Project
 
@@ -172,7 +218,8 @@ def _plan(loaded: LoadedConfig, env: str | None, clients: AzureClients) -> tuple
             loaded, Project(connection, spec.project, spec.repository)
         )
         stack_plans.append(stack)
-    fresh = Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=_meta(loaded, env))
+    meta = {**_meta(loaded, env), "prune": prune}
+    fresh = Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=meta)
     return fresh, work
 
 
@@ -237,6 +284,7 @@ def check_prerequisites(loaded: LoadedConfig, env: str | None) -> None:
             )
     if _with_devops(loaded, env):
         problems += devops.prerequisites(loaded)
+    problems += stack_issues(loaded)
     if problems:
         raise ConfigError(f"{loaded.path.name} lacks what provisioning needs", issues=problems)
 
@@ -269,11 +317,15 @@ def provision(
     mlops.yaml does not declare) are removed only with `prune`.
     """
     from mlops.backends.azure import arm
+    from mlops.backends.azure import stacks as arm_stacks
 
     check_prerequisites(loaded, env)
     if saved is not None:
         env = saved.meta.get("env")
-    fresh, work = _plan(loaded, env, clients)
+        prune = prune or bool(saved.meta.get("prune"))  # a plan made with --prune deletes
+    selected = select(loaded, env)
+    fresh, work = _plan(loaded, env, clients, prune=prune)
+    refuse_if_running(selected, work.stacks)
     if saved is not None:
         drifted = [
             s.stack
@@ -292,7 +344,7 @@ def provision(
     pruning = prune and rbac.prunable(fresh.stack(ROLES)) > 0
     if not (fresh.has_changes or pruning) or not confirm(fresh):
         return result
-    by_name = {s.name: s for s in select(loaded, env)}
+    by_name = {s.name: s for s in selected}
     notify = on_event or (lambda *_: None)
     for stack_plan in fresh.stacks:
         if stack_plan.stack in (ROLES, DEVOPS) or not stack_plan.has_writes:
@@ -308,26 +360,36 @@ def provision(
             result.created_resource_groups.append(s.resource_group)
             notify(s.name, "resource-group", s.resource_group)
         notify(s.name, "deploying", s.deployment_name)
-        arm.deploy(
-            clients.deployments(s.subscription_id),
-            s.resource_group,
-            s.deployment_name,
-            s.arm(),
-            s.parameters(),
-            on_operation=lambda rtype, name, state, stack=s.name: notify(
-                stack, state, f"{rtype}/{name}"
-            ),
-            poll_seconds=poll_seconds,
-        )
+        try:
+            arm_stacks.deploy(
+                clients.stacks(s.subscription_id),
+                clients.deployments(s.subscription_id),
+                s.resource_group,
+                s.deployment_name,
+                s.arm(),
+                s.parameters(),
+                stack_settings(loaded, s.name, prune=prune),
+                tags=s.template.tags,
+                on_operation=lambda rtype, name, state, stack=s.name: notify(
+                    stack, state, f"{rtype}/{name}"
+                ),
+                poll_seconds=poll_seconds,
+            )
+        except KeyboardInterrupt:
+            raise ProvisionInterrupted(s) from None
         result.applied.append(s.name)
         notify(s.name, "done", s.resource_group)
     roles = fresh.stack(ROLES)
+    ado = fresh.stack(DEVOPS)
+    if (roles is not None and (roles.has_writes or pruning)) or (
+        ado is not None and ado.has_writes
+    ):
+        check_unlocked(selected, clients)
     if roles is not None and (roles.has_writes or pruning):
         result.role_writes = rbac.apply_roles(
             loaded, clients, work.targeted, prune=prune, notify=notify, delays=replication_delays
         )
         result.applied.append(ROLES)
-    ado = fresh.stack(DEVOPS)
     if ado is not None and ado.has_writes and work.devops is not None:
         devops.apply(work.devops, notify)
         result.applied.append(DEVOPS)

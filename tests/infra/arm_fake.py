@@ -1,11 +1,13 @@
 """A fake of Azure Resource Manager at the HTTP boundary, for the real SDK clients.
 
 It answers like ARM (resource groups, what-if and deployments as long-running operations,
-deployment operations, role definitions and assignments) and keeps what was deployed, so a
-second what-if or listing sees it. Every request is recorded; request bodies are read back
-through the SDK's own models, and must not carry fields the models do not know or that the
-service sets itself (read-only). Faults can be injected: throttling and 5xx before a request
-is handled, a resource that fails once, a principal that Entra has not replicated yet.
+deployment operations, deployment stacks with their managed resources and deny assignments,
+resources read and written by id, role definitions and assignments) and keeps what was
+deployed, so a second what-if or listing sees it. Every request is recorded; request bodies
+are read back through the SDK's own models, and must not carry fields the models do not know
+or that the service sets itself (read-only). Faults can be injected: throttling and 5xx
+before a request is handled, a resource that fails once, a principal that Entra has not
+replicated yet, an exception (Ctrl-C) while the SDK polls.
 """
 
 from __future__ import annotations
@@ -27,17 +29,23 @@ from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters, RoleDefinition
 from azure.mgmt.resource.deployments.models import Deployment, DeploymentWhatIf
+from azure.mgmt.resource.deploymentstacks.models import DeploymentStack, DeploymentStackProperties
 from azure.mgmt.resource.resources.models import ResourceGroup
 
 HOST = "https://management.azure.com"
 
 
 class FakeCredential:
-    """A credential whose token looks like a JWT for the scope asked (never a real secret)."""
+    """A credential whose token looks like a JWT for the scope asked (never a real secret);
+    `oid` is the principal's object id, as Entra puts it in the token (deny assignments)."""
+
+    def __init__(self, oid: str | None = None) -> None:
+        self.oid = oid
 
     def get_token(self, *scopes: str, **_: Any) -> AccessToken:
         audience = scopes[0].removesuffix("/.default") if scopes else ""
-        payload = base64.urlsafe_b64encode(json.dumps({"aud": audience}).encode()).decode()
+        claims = {"aud": audience, **({"oid": self.oid} if self.oid else {})}
+        payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode()
         return AccessToken(f"eyJhbGciOiJub25lIn0.{payload.rstrip('=')}.", int(time.time()) + 3600)
 
 
@@ -56,6 +64,8 @@ class Fault:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     times: int = 1
+    #: raised instead of answering (e.g. KeyboardInterrupt: Ctrl-C while the SDK polls)
+    exception: BaseException | None = None
 
 
 _RG = r"/subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)"
@@ -107,6 +117,20 @@ class FakeArm(FakeTransport):
         self.role_definitions: dict[str, dict[str, Any]] = {}  # guid -> definition
         self.role_assignments: dict[str, dict[str, Any]] = {}  # id lower -> assignment
         self.replicating: dict[str, int] = {}  # principal id -> PrincipalNotFound answers left
+        # (rg lower, stack name) -> the deployment stack as GET returns it
+        self.stacks: dict[tuple[str, str], dict[str, Any]] = {}
+        # (rg, type lower, name lower) -> deny mode, excluded principals, stack, per resource
+        self.denied: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self.principal: str | None = None  # the caller of the request being answered
+        #: called with (method, path) before each request is answered (another run, say)
+        self.on_request: Any = None
+        # what-if answers beside the plain difference, switched on per test, as ARM gives them:
+        # Azure fills in properties the template does not set (reported as deleted, or as
+        # NoEffect), so an unchanged resource comes back as Modify
+        self.noisy = False
+        self.unsupported: dict[str, str] = {}  # resource name -> unsupportedReason
+        self.potential: set[str] = set()  # resource names listed in potentialChanges
+        self.what_if_diagnostics: list[dict[str, Any]] = []  # as ARM sends them
 
     # --- what tests look at ------------------------------------------------------------
     def writes(self) -> list[Recorded]:
@@ -122,6 +146,8 @@ class FakeArm(FakeTransport):
         url = urlparse(request.url)
         body = json_body(request)
         self.requests.append(Recorded(request.method, url.path, url.query, body))
+        if self.on_request is not None:
+            self.on_request(request.method, url.path)
         for fault in self.faults:
             if (
                 fault.times
@@ -129,7 +155,10 @@ class FakeArm(FakeTransport):
                 and re.search(fault.path_pattern, url.path, re.IGNORECASE)
             ):
                 fault.times -= 1
+                if fault.exception is not None:
+                    raise fault.exception
                 return respond(request, fault.status, {"error": {"code": "Fault"}}, fault.headers)
+        self.principal = _principal(request)
         status, payload, headers = self._route(request.method, url.path, body)
         return respond(request, status, payload, headers)
 
@@ -149,6 +178,8 @@ class FakeArm(FakeTransport):
             return self._role_assignment(method, m["scope"], m["name"], body)
         if m := re.fullmatch(r"/operations/(?P<id>[^/]+)", path):
             return self._operation(m["id"])
+        if m := re.fullmatch(_STACK, path, re.IGNORECASE):
+            return self._stack(method, m["sub"], m["rg"], m["name"], body)
         if m := re.fullmatch(_DEPLOYMENT + r"/operations", path, re.IGNORECASE):
             ops = self.deployment_operations.get((m["rg"].lower(), m["name"]), [])
             return 200, {"value": ops}, {}
@@ -175,7 +206,27 @@ class FakeArm(FakeTransport):
                     "properties": {"provisioningState": "Succeeded"},
                 }
                 return (201 if created else 200), self.resource_groups[rg], {}
+        if m := re.fullmatch(_RG + r"/providers/(?P<rest>.+)", path, re.IGNORECASE):
+            return self._generic(method, m["rg"], path, body)
         return 404, {"error": {"code": "NotFound", "message": f"{method} {path}"}}, {}
+
+    def hold(self, resource_group: str, template: dict[str, Any]) -> None:
+        """The resource group and the template's resources as a finished deployment leaves
+        them (a platform provisioned earlier), without a request."""
+        rg = resource_group.lower()
+        self.resource_groups.setdefault(
+            rg,
+            {
+                "id": f"/subscriptions/sub/resourceGroups/{resource_group}",
+                "name": resource_group,
+                "location": "westeurope",
+                "tags": {},
+                "properties": {"provisioningState": "Succeeded"},
+            },
+        )
+        for resource in _evaluated(template):
+            key = (rg, resource["type"].lower(), resource["name"].lower())
+            self.resources[key] = json.loads(json.dumps(resource))
 
     def _what_if(self, rg: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         model = DeploymentWhatIf(body)
@@ -185,13 +236,23 @@ class FakeArm(FakeTransport):
         if rg.lower() not in self.resource_groups:
             return 404, {"error": {"code": "ResourceGroupNotFound", "message": rg}}, {}
         changes = []
+        potential = []
         declared = set()
         for resource in _evaluated(template):
             key = (rg.lower(), resource["type"].lower(), resource["name"].lower())
             declared.add(key)
             rid = _resource_id(rg, resource)
             before = self.resources.get(key)
-            if before is None:
+            if before is not None and self.noisy:
+                before = _as_azure_returns(before)
+            if resource["name"] in self.potential:
+                potential.append({"resourceId": rid, "changeType": "Modify", "after": resource})
+            if resource["name"] in self.unsupported:
+                reason = self.unsupported[resource["name"]]
+                changes.append(
+                    {"resourceId": rid, "changeType": "Unsupported", "unsupportedReason": reason}
+                )
+            elif before is None:
                 changes.append({"resourceId": rid, "changeType": "Create", "after": resource})
             elif _canonical(before) == _canonical(resource):
                 changes.append({"resourceId": rid, "changeType": "NoChange", "before": before})
@@ -208,7 +269,12 @@ class FakeArm(FakeTransport):
         for key, resource in self.resources.items():
             if key[0] == rg.lower() and key not in declared:
                 changes.append({"resourceId": _resource_id(rg, resource), "changeType": "Ignore"})
-        op = self._new_operation({"status": "Succeeded", "properties": {"changes": changes}})
+        properties: dict[str, Any] = {"changes": changes}
+        if potential:
+            properties["potentialChanges"] = potential
+        if self.what_if_diagnostics:
+            properties["diagnostics"] = self.what_if_diagnostics
+        op = self._new_operation({"status": "Succeeded", "properties": properties})
         return 202, None, {"Location": f"{HOST}/operations/{op}"}
 
     def _deploy(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict[str, str]]:
@@ -277,7 +343,175 @@ class FakeArm(FakeTransport):
         state["polls"] += 1
         if state["polls"] == 1:
             return 200, {"status": "Running"}, {}
+        if state.get("then") is not None:
+            state.pop("then")()
         return 200, state["final"], {}
+
+    # --- Microsoft.Resources/deploymentStacks ------------------------------------------
+    def _stack(
+        self, method: str, sub: str, rg: str, name: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        key = (rg.lower(), name)
+        if method == "GET":
+            if key not in self.stacks:
+                return 404, _error("DeploymentStackNotFound", f"{name} not found"), {}
+            return 200, self.stacks[key], {}
+        assert method == "PUT", method
+        if rg.lower() not in self.resource_groups:
+            return 404, _error("ResourceGroupNotFound", rg), {}
+        model = _strict_stack(body)
+        props = model.properties
+        action = props.action_on_unmanage.resources
+        assert action in ("detach", "delete"), action
+        deny = props.deny_settings
+        assert deny.mode in ("none", "denyDelete", "denyWriteAndDelete"), deny.mode
+        excluded = list(deny.excluded_principals or [])
+        if len(excluded) > 5:
+            message = "Up to 5 principals are permitted in excludedPrincipals."
+            return 400, _error("DeploymentStackInvalidDenySettings", message), {}
+        previous = self.stacks.get(key)
+        before = {
+            r["id"].lower(): r["id"]
+            for r in (previous or {}).get("properties", {}).get("resources", [])
+        }
+        deployment = f"{name}-{uuid.uuid4().hex[:8]}"
+        ops, managed, failed = [], [], None
+        for resource in _evaluated(props.template):
+            rid = _resource_id(rg, resource)
+            op = {
+                "id": f"{_DEPLOY_PREFIX(sub, rg, deployment)}/operations/{uuid.uuid4().hex}",
+                "operationId": uuid.uuid4().hex,
+                "properties": {
+                    "provisioningOperation": "Create",
+                    "provisioningState": "Succeeded",
+                    "targetResource": {
+                        "id": rid,
+                        "resourceType": resource["type"],
+                        "resourceName": resource["name"],
+                    },
+                },
+            }
+            message = self.fail_once.pop(resource["name"], None)
+            if message is not None:
+                op["properties"]["provisioningState"] = "Failed"
+                op["properties"]["statusMessage"] = {
+                    "status": "Failed",
+                    "error": {"code": "BadRequest", "message": message},
+                }
+                ops.append(op)
+                failed = (rid, message)
+                break
+            self.resources[_key(rg, resource)] = json.loads(json.dumps(resource))
+            managed.append(rid)
+            ops.append(op)
+        self.deployment_operations[(rg.lower(), deployment)] = ops
+        detached, deleted = [], []
+        if failed is None:  # a failed update releases nothing
+            kept = {rid.lower() for rid in managed}
+            for lowered, rid in before.items():
+                if lowered in kept:
+                    continue
+                rkey = _key_of(rg, rid)
+                self.denied.pop(rkey, None)
+                if action == "delete":
+                    self.resources.pop(rkey, None)
+                    deleted.append({"id": rid})
+                else:
+                    detached.append({"id": rid})
+        else:
+            managed += [rid for lowered, rid in before.items() if rid not in managed]
+        for rid in managed:
+            self.denied[_key_of(rg, rid)] = {
+                "mode": deny.mode,
+                "excluded": set(excluded),
+                "stack": name,
+            }
+        now = _clock()
+        stack = {
+            "id": f"/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Resources"
+            f"/deploymentStacks/{name}",
+            "name": name,
+            "type": "Microsoft.Resources/deploymentStacks",
+            "systemData": {
+                "createdAt": (previous or {}).get("systemData", {}).get("createdAt", now),
+                "lastModifiedAt": now,
+            },
+            "properties": {
+                "actionOnUnmanage": body["properties"]["actionOnUnmanage"],
+                "denySettings": body["properties"]["denySettings"],
+                "provisioningState": "deploying",
+                "correlationId": str(uuid.uuid4()),
+                "deploymentId": f"/subscriptions/{sub}/resourceGroups/{rg}/providers"
+                f"/Microsoft.Resources/deployments/{deployment}",
+                "resources": [
+                    {"id": rid, "status": "managed", "denyStatus": deny.mode} for rid in managed
+                ],
+                "detachedResources": detached,
+                "deletedResources": deleted,
+                "failedResources": [],
+            },
+        }
+        self.stacks[key] = stack
+        final: dict[str, Any] = {"status": "Failed" if failed else "Succeeded"}
+        error = None
+        if failed:
+            error = {
+                "code": "DeploymentStackDeploymentFailed",
+                "message": "One or more resources could not be deployed.",
+            }
+            final["error"] = error
+
+        def settle() -> None:
+            stack["properties"]["provisioningState"] = "failed" if failed else "succeeded"
+            if failed:
+                stack["properties"]["error"] = error
+                stack["properties"]["failedResources"] = [
+                    {"id": failed[0], "error": {"code": "BadRequest", "message": failed[1]}}
+                ]
+
+        op_id = self._new_operation(final, running_first=True)
+        self.operations[op_id]["then"] = settle
+        return 201, stack, {"Azure-AsyncOperation": f"{HOST}/operations/{op_id}"}
+
+    def start_elsewhere(self, rg: str, name: str) -> dict[str, Any]:
+        """Another run's update of a stack, still deploying (it never ends by itself)."""
+        stack = self.stacks[(rg.lower(), name)]
+        stack["properties"]["provisioningState"] = "deploying"
+        stack["properties"]["correlationId"] = str(uuid.uuid4())
+        stack["systemData"]["lastModifiedAt"] = _clock()
+        return stack
+
+    def _generic(
+        self, method: str, rg: str, path: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """A resource read or written by id (the generic resources API, as a hand edit)."""
+        rtype, name = _type_and_name(path)
+        key = (rg.lower(), rtype.lower(), name.lower())
+        existing = self.resources.get(key)
+        if method == "GET":
+            if existing is None:
+                return 404, _error("ResourceNotFound", path), {}
+            return 200, existing, {}
+        assert method in ("PUT", "PATCH", "DELETE"), method
+        deny = self.denied.get(key)
+        blocked = deny is not None and (
+            deny["mode"] == "denyWriteAndDelete"
+            or (deny["mode"] == "denyDelete" and method == "DELETE")
+        )
+        if blocked and self.principal not in deny["excluded"]:
+            verb = "delete" if method == "DELETE" else "write"
+            message = (
+                f"The client with object id '{self.principal}' has permission to perform action"
+                f" '{rtype}/{verb}' on scope '{path}'; however, the access is denied because of"
+                f" the deny assignment of deployment stack '{deny['stack']}'."
+            )
+            return 403, _error("DenyAssignmentAuthorizationFailed", message), {}
+        if method == "DELETE":
+            self.resources.pop(key, None)
+            return (200 if existing else 204), None, {}
+        stored = {**(existing or {}), **(body or {}), "type": rtype, "name": name}
+        self.resources[key] = stored
+        return (200 if existing else 201), stored, {}
 
     # --- Microsoft.Authorization -------------------------------------------------------
     def _role_definition(
@@ -421,6 +655,50 @@ def _DEPLOY_PREFIX(sub: str, rg: str, name: str) -> str:
     return f"/subscriptions/{sub}/resourceGroups/{rg}/{deployments}/{name}"
 
 
+_STACK = _RG + r"/providers/Microsoft\.Resources/deploymentStacks/(?P<name>[^/]+)"
+
+
+def _strict_stack(body: Any) -> Any:
+    """The body as the SDK's DeploymentStack, refusing fields it lacks or ARM sets itself."""
+    model = DeploymentStack(body)
+    for cls, sent in ((DeploymentStack, body), (DeploymentStackProperties, body["properties"])):
+        fields = cls._attr_to_rest_field.values()  # filled in by the instance above
+        sendable = {f._rest_name for f in fields if {"create", "update"} & set(f._visibility)}
+        assert set(sent) <= sendable, f"{cls.__name__}: not sendable: {set(sent) - sendable}"
+    return model
+
+
+def _principal(request: Any) -> str | None:
+    """The object id in the bearer token (None when the token carries none)."""
+    auth = request.headers.get("Authorization", "")
+    try:
+        payload = auth.removeprefix("Bearer ").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    return claims.get("oid")
+
+
+def _type_and_name(resource_id: str) -> tuple[str, str]:
+    parts = resource_id.strip("/").split("/")
+    start = len(parts) - 1 - [p.lower() for p in parts][::-1].index("providers")
+    namespace, rest = parts[start + 1], parts[start + 2 :]
+    return "/".join([namespace, *rest[0::2]]), "/".join(rest[1::2])
+
+
+def _key(rg: str, resource: dict[str, Any]) -> tuple[str, str, str]:
+    return (rg.lower(), resource["type"].lower(), resource["name"].lower())
+
+
+def _key_of(rg: str, resource_id: str) -> tuple[str, str, str]:
+    rtype, name = _type_and_name(resource_id)
+    return (rg.lower(), rtype.lower(), name.lower())
+
+
+def _clock() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.0000000Z", time.gmtime())
+
+
 def _resource_id(rg: str, resource: dict[str, Any]) -> str:
     rtype, names = resource["type"].split("/"), resource["name"].split("/")
     segments = [rtype[0], rtype[1], names[0]]
@@ -450,20 +728,81 @@ def _canonical(resource: dict[str, Any]) -> str:
     return json.dumps({k: v for k, v in resource.items() if k != "dependsOn"}, sort_keys=True)
 
 
-def _delta(before: Any, after: Any, path: str) -> list[dict[str, Any]]:
+#: what Azure fills in on the resource types the platform deploys, as a GET returns it (the
+#: what-if noise that mlops.plan.noise cites): type -> function adding it to a copy
+_FILLED_IN = {
+    "microsoft.operationalinsights/workspaces": lambda r: r.setdefault("properties", {}).update(
+        {
+            "createdDate": "2026-11-26T00:00:00.0000000Z",
+            "features": {"legacy": 0, "searchVersion": 1},
+        }
+    ),
+    "microsoft.network/virtualnetworks": lambda r: [
+        subnet.setdefault("type", "Microsoft.Network/virtualNetworks/subnets")
+        for subnet in r.get("properties", {}).get("subnets", [])
+    ],
+}
+#: properties what-if reports as NoEffect rather than deleted (Azure paths)
+_NO_EFFECT = re.compile(r"properties\.subnets\[\d+\]\.type")
+
+
+def _as_azure_returns(resource: dict[str, Any]) -> dict[str, Any]:
+    copy = json.loads(json.dumps(resource))
+    fill = _FILLED_IN.get(resource["type"].lower())
+    if fill is not None:
+        fill(copy)
+    return copy
+
+
+def _delta(before: Any, after: Any, path: str, full: str | None = None) -> list[dict[str, Any]]:
+    """Property differences as what-if reports them: dotted paths into objects, and for a
+    list an Array entry whose children carry the index ("0") as their path. `full` is the
+    Azure path (`properties.subnets[0].type`) for the NoEffect properties."""
+    full = path if full is None else full
     if isinstance(before, dict) and isinstance(after, dict):
         out = []
         for key in sorted(set(before) | set(after)):
             if key == "dependsOn":
                 continue
             sub = f"{path}.{key}" if path else key
+            whole = f"{full}.{key}" if full else key
             if key not in before:
                 out.append({"path": sub, "propertyChangeType": "Create", "after": after[key]})
             elif key not in after:
-                out.append({"path": sub, "propertyChangeType": "Delete", "before": before[key]})
+                kind = "NoEffect" if _NO_EFFECT.fullmatch(whole) else "Delete"
+                out.append({"path": sub, "propertyChangeType": kind, "before": before[key]})
             elif before[key] != after[key]:
-                out.extend(_delta(before[key], after[key], sub))
+                out.extend(_delta(before[key], after[key], sub, whole))
         return out
+    if isinstance(before, list) and isinstance(after, list):
+        children: list[dict[str, Any]] = []
+        for i in range(max(len(before), len(after))):
+            if i >= len(before):
+                children.append({"path": str(i), "propertyChangeType": "Create", "after": after[i]})
+            elif i >= len(after):
+                children.append(
+                    {"path": str(i), "propertyChangeType": "Delete", "before": before[i]}
+                )
+            elif isinstance(before[i], dict) and isinstance(after[i], dict):
+                if before[i] != after[i]:
+                    nested = _delta(before[i], after[i], "", f"{full}[{i}]")
+                    children.append(
+                        {"path": str(i), "propertyChangeType": "Modify", "children": nested}
+                    )
+            elif before[i] != after[i]:
+                children.append(
+                    {
+                        "path": str(i),
+                        "propertyChangeType": "Modify",
+                        "before": before[i],
+                        "after": after[i],
+                    }
+                )
+        return (
+            [{"path": path, "propertyChangeType": "Array", "children": children}]
+            if children
+            else []
+        )
     return [{"path": path, "propertyChangeType": "Modify", "before": before, "after": after}]
 
 

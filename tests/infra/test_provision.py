@@ -21,7 +21,7 @@ def _provision(loaded: LoadedConfig, clients: AzureClients, **kwargs) -> infra.P
     return infra.provision(loaded, "dev", clients, poll_seconds=0.01, **kwargs)
 
 
-def test_first_provision_creates_resource_groups_then_deploys_shared_before_the_environment(
+def test_first_provision_creates_resource_groups_then_applies_shared_before_the_environment(
     vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm
 ) -> None:
     events: list[tuple[str, str, str]] = []
@@ -29,13 +29,17 @@ def test_first_provision_creates_resource_groups_then_deploys_shared_before_the_
 
     assert result.applied == ["shared", "dev", "roles"]
     assert result.created_resource_groups == ["rg-contoso-churn-shared", "rg-contoso-churn-dev"]
-    deployments = [r for r in arm.writes() if "/deployments/" in r.path]
-    assert [r.path.rsplit("/", 1)[1] for r in deployments] == ["mlops-shared", "mlops-dev"]
-    sent = deployments[1].body["properties"]
+    # each stack is a deployment stack named after the project, so projects never collide
+    stacks = [r for r in arm.writes() if "/deploymentStacks/" in r.path]
+    assert [r.path.rsplit("/", 1)[1] for r in stacks] == ["mlops-churn-shared", "mlops-churn-dev"]
+    assert not [r for r in arm.writes() if "/deployments/" in r.path]
+    sent = stacks[1].body["properties"]
     # the request carries exactly the rendered template and parameter values
     stack = {s.name: s for s in infra.select(vnet_project, "dev")}["dev"]
     assert sent["template"] == json.loads(json.dumps(stack.arm()))
     assert sent["parameters"]["organizationUrl"] == {"value": "https://dev.azure.com/contoso"}
+    assert sent["actionOnUnmanage"]["resources"] == "detach"
+    assert sent["denySettings"] == {"mode": "none"}  # dev: hands on by default
     # progress names each resource operation as it completes
     assert ("dev", "Succeeded", "Microsoft.Storage/storageAccounts/stcontosochurndev") in [
         (s, e, d[: d.rfind("dev") + 3]) for s, e, d in events
@@ -84,7 +88,7 @@ def test_throttling_and_server_errors_are_retried(
 ) -> None:
     arm.faults = [
         Fault("HEAD", r"/resourcegroups/rg-contoso-churn-dev$", 429, {"Retry-After": "1"}),
-        Fault("PUT", r"/deployments/mlops-dev$", 503),
+        Fault("PUT", r"/deploymentStacks/mlops-churn-dev$", 503),
         Fault("POST", r"/whatIf$", 500, times=2),
     ]
     result = _provision(vnet_project, clients)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mlops.backends.azure.calls import call as _call
 from mlops.backends.azure.calls import error_text as _error_text
 from mlops.errors import BackendError
-from mlops.plan.changes import PropertyChange, ResourceChange
+from mlops.plan.changes import PropertyChange, ResourceChange, WhatIfChanges
 
 if TYPE_CHECKING:
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
@@ -44,7 +44,11 @@ def parse_resource_id(resource_id: str) -> tuple[str, str]:
 
 
 def resource_group_exists(client: ResourceManagementClient, name: str) -> bool:
-    return bool(client.resource_groups.check_existence(name))
+    return bool(
+        _call(
+            lambda: client.resource_groups.check_existence(name), f"checking resource group {name}"
+        )
+    )
 
 
 def ensure_resource_group(
@@ -53,7 +57,10 @@ def ensure_resource_group(
     """Create the resource group when it is missing; True when it was created."""
     if resource_group_exists(client, name):
         return False
-    client.resource_groups.create_or_update(name, {"location": location, "tags": tags})
+    _call(
+        lambda: client.resource_groups.create_or_update(name, {"location": location, "tags": tags}),
+        f"creating resource group {name}",
+    )
     return True
 
 
@@ -63,8 +70,11 @@ def what_if(
     deployment: str,
     template: dict[str, Any],
     parameters: dict[str, Any],
-) -> tuple[ResourceChange, ...]:
-    """ARM's own prediction of what an incremental deployment would change."""
+) -> WhatIfChanges:
+    """ARM's own prediction of what an incremental deployment would change, classified as
+    Microsoft documents it: a Modify with only no-effect or known-noise differences is
+    "noise" (mlops.plan.noise), `Unsupported` stays "unsupported" with its reason, each of
+    `potentialChanges` is "may-change", and `diagnostics` ride along as text."""
     from azure.mgmt.resource.deployments.models import (
         DeploymentWhatIf,
         DeploymentWhatIfProperties,
@@ -85,19 +95,38 @@ def what_if(
     )
     if result.error is not None:
         raise BackendError(f"what-if of {resource_group} failed: {_error_text(result.error)}")
-    changes = []
-    for change in (result.properties.changes if result.properties else None) or []:
-        rtype, name = parse_resource_id(change.resource_id or "")
-        changes.append(
-            ResourceChange(
-                action=_ACTIONS.get(_value(change.change_type), "unsupported"),  # type: ignore[arg-type]
-                type=rtype,
-                name=name,
-                resource_id=change.resource_id,
-                properties=tuple(_flatten(change.delta or [], "")),
-            )
+    props = result.properties
+    changes = [_change(c) for c in (props.changes if props else None) or []]
+    changes += [
+        _change(c, "may-change") for c in (props.potential_changes if props else None) or []
+    ]
+    diagnostics = [_diagnostic(d) for d in (props.diagnostics if props else None) or []]
+    return WhatIfChanges(changes, diagnostics)
+
+
+def _change(change: Any, action: str | None = None) -> ResourceChange:
+    """One what-if change as the plan's type; `action` overrides ARM's change type."""
+    from mlops.plan.noise import classify
+
+    rtype, name = parse_resource_id(change.resource_id or "")
+    kind = _value(change.change_type)
+    return classify(
+        ResourceChange(
+            action=action or _ACTIONS.get(kind, "unsupported"),  # type: ignore[arg-type]
+            type=rtype,
+            name=name,
+            resource_id=change.resource_id,
+            properties=tuple(_flatten(change.delta or [], "")),
+            reason=change.unsupported_reason
+            or (f"Azure reports it may change ({kind})" if action == "may-change" else None),
         )
-    return tuple(changes)
+    )
+
+
+def _diagnostic(d: Any) -> str:
+    """A diagnostic as the plan prints it: `LEVEL code: message (target)`."""
+    text = f"{_value(d.level).upper()} {d.code}: {d.message}"
+    return f"{text} ({d.target})" if d.target else text
 
 
 def _value(enum_or_str: Any) -> str:
@@ -105,88 +134,59 @@ def _value(enum_or_str: Any) -> str:
     return str(getattr(enum_or_str, "value", enum_or_str))
 
 
-def _flatten(delta: list[Any], prefix: str) -> list[PropertyChange]:
+def _flatten(delta: list[Any], prefix: str, in_array: bool = False) -> list[PropertyChange]:
+    """Leaf property differences with Azure's paths: an Array's children come with their
+    index as path ("0"), shown as `subnets[0]`; their own children are dotted below it."""
     out = []
     for item in delta:
-        # array items come as "[0]": appended to their parent without a dot
-        separator = "." if prefix and not item.path.startswith("[") else ""
-        path = f"{prefix}{separator}{item.path}"
+        step = str(item.path)
+        if in_array and step.isdigit():
+            step = f"[{step}]"
+        separator = "." if prefix and not step.startswith("[") else ""
+        path = f"{prefix}{separator}{step}"
         kind = _value(item.property_change_type).lower().replace("noeffect", "no-effect")
         if item.children:
-            out.extend(_flatten(item.children, path))
+            out.extend(_flatten(item.children, path, in_array=kind == "array"))
         else:
             out.append(PropertyChange(path, kind, item.before, item.after))
     return out
 
 
-def deploy(
+def _operations(client: DeploymentsMgmtClient, resource_group: str, deployment: str) -> list:
+    """The deployment's operations, or [] when they cannot be listed: progress is best effort,
+    and a failed listing (throttling, 5xx after retries, a 404 while ARM creates the
+    deployment) must not end a deployment that ARM keeps running."""
+    try:
+        return list(client.deployment_operations.list(resource_group, deployment))
+    except Exception:  # any failure: the caller keeps polling the deployment itself
+        return []
+
+
+def report_operations(
     client: DeploymentsMgmtClient,
     resource_group: str,
     deployment: str,
-    template: dict[str, Any],
-    parameters: dict[str, Any],
-    on_operation: OnOperation | None = None,
-    poll_seconds: float = 5.0,
+    seen: dict[tuple[str, str], str],
+    on_operation: OnOperation | None,
 ) -> None:
-    """Run an incremental deployment, reporting each resource operation as it progresses.
-
-    On failure the error names the resource that failed and Azure's own message; resources
-    that were created stay (incremental mode), so a re-run completes the rest.
-    """
-    from azure.core.exceptions import HttpResponseError
-    from azure.mgmt.resource.deployments.models import Deployment, DeploymentProperties
-
-    body = Deployment(
-        properties=DeploymentProperties(
-            mode="Incremental", template=template, parameters=parameters
-        )
-    )
-    poller = _call(
-        lambda: client.deployments.begin_create_or_update(resource_group, deployment, body),
-        f"deployment into {resource_group}",
-    )
-    seen: dict[tuple[str, str], str] = {}
-
-    def report() -> None:
-        if on_operation is None:
-            return
-        for op in _operations(client, resource_group, deployment):
-            target = op.properties.target_resource if op.properties else None
-            if target is None or not op.properties.provisioning_state:
-                continue
-            key = (target.resource_type or "", target.resource_name or "")
-            state = op.properties.provisioning_state
-            if seen.get(key) != state:
-                seen[key] = state
-                on_operation(key[0], key[1], state)
-
-    try:
-        while not poller.done():
-            poller.wait(poll_seconds)
-            report()
-        poller.result()
-    except HttpResponseError as exc:
-        failures = _failed_operations(client, resource_group, deployment)
-        if failures:
-            detail = "; ".join(failures)
-            raise BackendError(
-                f"deployment into {resource_group} failed: {detail}",
-                hint="fix the cause and run `mlops provision` again: what was created is kept",
-            ) from None
-        raise BackendError(
-            f"deployment into {resource_group} failed: {_error_text(exc.error) or exc.message}",
-            hint="fix the cause and run `mlops provision` again: what was created is kept",
-        ) from None
-    report()
+    """Call `on_operation` for each resource operation whose state changed since `seen`."""
+    if on_operation is None:
+        return
+    for op in _operations(client, resource_group, deployment):
+        target = op.properties.target_resource if op.properties else None
+        if target is None or not op.properties.provisioning_state:
+            continue
+        key = (target.resource_type or "", target.resource_name or "")
+        state = op.properties.provisioning_state
+        if seen.get(key) != state:
+            seen[key] = state
+            on_operation(key[0], key[1], state)
 
 
-def _operations(client: DeploymentsMgmtClient, resource_group: str, deployment: str) -> list:
-    return list(client.deployment_operations.list(resource_group, deployment))
-
-
-def _failed_operations(
+def failed_operations(
     client: DeploymentsMgmtClient, resource_group: str, deployment: str
 ) -> list[str]:
+    """`type/name: code: message` of each failed operation ([] when they cannot be listed)."""
     out = []
     for op in _operations(client, resource_group, deployment):
         props = op.properties
@@ -201,4 +201,10 @@ def _failed_operations(
     return out
 
 
-__all__ = ["deploy", "ensure_resource_group", "parse_resource_id", "what_if"]
+__all__ = [
+    "ensure_resource_group",
+    "failed_operations",
+    "parse_resource_id",
+    "report_operations",
+    "what_if",
+]

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from azure.core.pipeline.transport import HttpTransport
     from azure.mgmt.authorization import AuthorizationManagementClient
     from azure.mgmt.resource.deployments import DeploymentsMgmtClient
+    from azure.mgmt.resource.deploymentstacks import DeploymentStacksClient
     from azure.mgmt.resource.resources import ResourceManagementClient
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -46,6 +47,12 @@ class AzureClients:
         from azure.mgmt.resource.deployments import DeploymentsMgmtClient
 
         return DeploymentsMgmtClient(self.credential, subscription_id, **self._kwargs())
+
+    def stacks(self, subscription_id: str) -> DeploymentStacksClient:
+        """Deployment stacks (api-version 2025-07-01): each infrastructure stack's apply."""
+        from azure.mgmt.resource.deploymentstacks import DeploymentStacksClient
+
+        return DeploymentStacksClient(self.credential, subscription_id, **self._kwargs())
 
     def authorization(self, subscription_id: str) -> AuthorizationManagementClient:
         from azure.mgmt.authorization import AuthorizationManagementClient
