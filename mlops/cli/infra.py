@@ -340,10 +340,14 @@ def provision(
         result = infra.provision(
             loaded, env, clients, saved=saved, confirm=confirm, on_event=on_event, prune=prune
         )
-    except infra.ProvisionInterrupted as stopped:  # Ctrl-C: the stack goes on in Azure
+    except infra.ProvisionInterrupted as stopped:  # Ctrl-C, SIGTERM: the stack goes on
+        from mlops.cli._group import EXIT_TERMINATED, Terminated
+
         err.print(f"[yellow]{stopped.message}[/yellow]", soft_wrap=True, highlight=False)
         err.print(f"hint: {stopped.hint}", soft_wrap=True, highlight=False, markup=False)
-        raise typer.Exit(130) from None
+        raise typer.Exit(
+            EXIT_TERMINATED if isinstance(stopped.cause, Terminated) else 130
+        ) from None
     if current.json:
         _output.emit_json(
             {

@@ -375,8 +375,10 @@ def provision(
                 ),
                 poll_seconds=poll_seconds,
             )
-        except KeyboardInterrupt:
-            raise ProvisionInterrupted(s) from None
+        except Exception:
+            raise
+        except BaseException as stopped:  # Ctrl-C, SIGTERM: ARM deploys on without us
+            raise ProvisionInterrupted(s, stopped) from None
         result.applied.append(s.name)
         notify(s.name, "done", s.resource_group)
     roles = fresh.stack(ROLES)

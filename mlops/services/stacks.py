@@ -125,10 +125,13 @@ def check_unlocked(stacks: Sequence[Stack], clients: AzureClients) -> None:
     refuse_if_running(stacks, states)
 
 
-class ProvisionInterrupted(KeyboardInterrupt):
-    """Ctrl-C while a deployment stack was being applied: it continues in Azure."""
+class ProvisionInterrupted(BaseException):
+    """Ctrl-C or SIGTERM (a cancelled pipeline) while a deployment stack was being applied:
+    the stack continues in Azure. `cause` is what stopped mlops, so the CLI exits as that
+    signal asks (130 or 143)."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, cause: BaseException) -> None:
+        self.cause = cause
         self.message = (
             f"interrupted: deployment stack {stack.deployment_name} continues in Azure"
             f" (resource group {stack.resource_group}); mlops stopped waiting for it"

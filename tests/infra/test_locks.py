@@ -4,15 +4,20 @@ included."""
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
 
+from mlops.backends.azure import clients as azure_clients
 from mlops.backends.azure.clients import AzureClients
+from mlops.cli._group import EXIT_TERMINATED
 from mlops.config.loader import LoadedConfig, load_config
 from mlops.errors import BackendError
 from mlops.plan import stacks as facts
 from mlops.services import infra
+from tests.conftest import run_cli
 from tests.infra.arm_fake import FakeArm
 from tests.infra.conftest import copy_config
 
@@ -122,10 +127,47 @@ def test_ctrl_c_while_a_stack_deploys_says_it_continues_in_azure_and_how_to_see_
     with pytest.raises(infra.ProvisionInterrupted) as stopped:
         _provision(loaded, clients, on_event=ctrl_c)
 
-    assert isinstance(stopped.value, KeyboardInterrupt)  # the CLI exits 130
+    assert isinstance(stopped.value.cause, KeyboardInterrupt)  # the CLI exits 130
     assert "deployment stack mlops-churn-dev continues in Azure" in stopped.value.message
     assert "rg-contoso-churn-dev" in stopped.value.message
     hint = stopped.value.hint
     assert "az stack group show -g rg-contoso-churn-dev -n mlops-churn-dev" in hint
     assert "no cancel operation" in hint
     assert "is not one" in hint  # `az stack group delete` is no cancel
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "exit_code"), [(signal.SIGINT, 130), (signal.SIGTERM, EXIT_TERMINATED)]
+)
+def test_the_cli_stopped_while_a_stack_deploys_says_it_continues_and_exits_as_the_signal_asks(
+    tmp_path: Path,
+    clients: AzureClients,
+    arm: FakeArm,
+    monkeypatch: pytest.MonkeyPatch,
+    signal_number: int,
+    exit_code: int,
+) -> None:
+    """Ctrl-C (130) or SIGTERM from a cancelled pipeline (143) while mlops polls the stack:
+    the signal is sent to this process from the SDK's polling thread, so it lands in the main
+    thread wherever mlops is waiting, as a real one would."""
+    path = copy_config("vnet", tmp_path)
+    _provision(load_config(path), clients)
+    _bigger_cluster(path)
+    arm.requests.clear()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(azure_clients, "default_clients", lambda *_a, **_k: clients)
+
+    def stop_while_polling(method: str, request_path: str) -> None:
+        deploying = any(r.method == "PUT" and "/deploymentStacks/" in r.path for r in arm.requests)
+        if deploying and method == "GET" and "/deploymentStacks/mlops-churn-dev" in request_path:
+            arm.on_request = None
+            os.kill(os.getpid(), signal_number)
+
+    arm.on_request = stop_while_polling
+    result = run_cli("provision", "--env", "dev", "--yes")
+
+    assert result.exit_code == exit_code, result.stdout + result.stderr
+    stderr = " ".join(result.stderr.split())
+    assert "deployment stack mlops-churn-dev continues in Azure" in stderr
+    assert "az stack group show -g rg-contoso-churn-dev -n mlops-churn-dev" in stderr
+    assert "Traceback" not in result.stderr
