@@ -18,7 +18,10 @@ app = typer.Typer(
     help="Governance: who holds which Azure role where, and what a persona may do.",
 )
 
-_PERSONAS_HELP = "platform_owners, platform_engineers, data_scientists or cicd."
+_PERSONAS_HELP = (
+    "platform_owners, platform_engineers, data_scientists, or an identity: training,"
+    " promotion, deployment."
+)
 
 
 class MatrixFormat(StrEnum):
@@ -83,10 +86,17 @@ def markdown(rows: list[MatrixRow]) -> str:
 
 
 def _footnotes(rows: list[MatrixRow]) -> list[str]:
+    from mlops.services.rbac import SERVERLESS_NOTE
+
     only = next((r.only_roles for r in rows if r.only_roles), ())
-    if not only:
-        return []
-    return ["", f"¹ with a condition: its holders may assign only {', '.join(only)}."]
+    out = [""]
+    if only:
+        out += [
+            f"¹ with a condition: its holders may assign only {', '.join(only)}, and only to"
+            " the principals mlops.yaml declares.",
+            "",
+        ]
+    return [*out, SERVERLESS_NOTE]
 
 
 def _table(rows: list[MatrixRow]) -> None:
@@ -123,9 +133,9 @@ def check(
         bool | None,
         typer.Option(
             "--data/--control",
-            help="Evaluate as a data action (dataActions) or a control-plane action;"
-            " default: decided from the operation (blob, queue, file, table, Key Vault"
-            " data are data actions).",
+            help="Only for providers whose operations mlops does not keep: evaluate as a"
+            " data action (dataActions) or a control-plane action. Microsoft's published list"
+            " decides for the others, and an override that contradicts it exits 2.",
             show_default=False,
         ),
     ] = None,
@@ -134,13 +144,13 @@ def check(
 ) -> None:
     """Whether a persona may perform an Azure operation in an environment.
 
-    Exit 0 if it may, 3 if it may not. Evaluated as Azure does: `*` wildcards, each
-    role's notActions taken from that role only, every role at the operation's resource
-    or above it.
+    Exit 0 if it may, 3 if it may not, 2 for a wildcard or an operation Microsoft does not
+    publish. Evaluated as Azure does: `*` wildcards in roles, each role's notActions taken
+    from that role only, every standing role at the operation's resource or above it.
 
     [bold]Examples[/bold]
 
-      mlops rbac check cicd Microsoft.MachineLearningServices/workspaces/jobs/write -e dev
+      mlops rbac check training Microsoft.MachineLearningServices/workspaces/jobs/write -e dev
 
       mlops rbac check platform_engineers Microsoft.Authorization/roleAssignments/write -e prod
     """
@@ -179,6 +189,21 @@ def check(
             else:
                 reason = "does not grant it"
             console.print(f"  {where}: {reason}", soft_wrap=True, highlight=False, markup=False)
+        if verdict.source:
+            console.print(
+                f"  classified from {verdict.source}", soft_wrap=True, highlight=False, markup=False
+            )
+        for grant in verdict.eligible:
+            console.print(
+                f"  eligible: {grant.role.name} at {grant.scope.label}, once activated (PIM)",
+                soft_wrap=True,
+                highlight=False,
+                markup=False,
+            )
+        if verdict.allowed and verdict.operation.lower().endswith("/workspaces/jobs/write"):
+            from mlops.services.rbac import SERVERLESS_NOTE
+
+            console.print(f"  {SERVERLESS_NOTE}", soft_wrap=True, highlight=False, markup=False)
         if verdict.conditions:
             console.print(
                 f"  with a condition: only for the roles {', '.join(verdict.conditions)}",

@@ -163,7 +163,9 @@ def _network(config: Config) -> Iterator[Issue]:
                     f"address ranges {a} and {b} overlap",
                     "give each address range its own part of the address space",
                 )
-    subnets = {k: ipaddress.IPv4Network(v) for k, v in net.subnets.model_dump().items()}
+    subnets = {
+        k: ipaddress.IPv4Network(v) for k, v in net.subnets.model_dump().items() if v is not None
+    }
     for name, subnet in subnets.items():
         if not any(subnet.subnet_of(space) for space in spaces):
             yield _error(
@@ -180,6 +182,8 @@ def _network(config: Config) -> Iterator[Issue]:
                     f"subnet {b} ({subnets[b]}) overlaps subnet {a} ({subnets[a]})",
                     "give each subnet its own address range",
                 )
+    yield from _network_egress_and_access(config, subnets)
+    yield from _environment_address_spaces(config)
     for zone, resource_id in net.private_dns_zones.existing.items():
         path = ("network", "private_dns_zones", "existing", zone)
         if zone not in PRIVATE_DNS_ZONES:
@@ -194,6 +198,94 @@ def _network(config: Config) -> Iterator[Issue]:
                 f"the resource id names zone '{resource_id.rsplit('/', 1)[-1]}', not '{zone}'",
                 "use the id of the zone this key names",
             )
+
+
+def _network_egress_and_access(
+    config: Config, subnets: dict[str, ipaddress.IPv4Network]
+) -> Iterator[Issue]:
+    net = config.network
+    needed = {"firewall": net.egress.type == "firewall", "bastion": net.access.bastion is not None}
+    needed["jump_hosts"] = needed["bastion"] and net.access.bastion.jump_host is not None
+    for name, used in needed.items():
+        if used and name not in subnets:
+            yield _error(
+                ("network", "subnets", name),
+                f"no range for subnet {name}: the address space is too small to derive one",
+                "set network.subnets." + name,
+            )
+        # Azure's own rule: /azure/firewall/firewall-faq, /azure/bastion/configuration-settings
+        elif used and name != "jump_hosts" and subnets[name].prefixlen > 26:
+            yield _error(
+                ("network", "subnets", name),
+                f"subnet {name} ({subnets[name]}) is smaller than the /26 Azure requires",
+                "give it a /26 or larger range",
+            )
+    if net.egress.type == "hub_firewall":
+        if net.access.hub is None:
+            yield _error(
+                ("network", "egress", "type"),
+                "egress through the hub's firewall needs network.access.hub",
+                "name the hub's virtual network in network.access.hub.virtual_network_id",
+            )
+        if net.egress.firewall_private_ip is None:
+            yield _error(
+                ("network", "egress", "firewall_private_ip"),
+                "egress through the hub's firewall needs the firewall's private IP",
+                "set network.egress.firewall_private_ip",
+            )
+
+
+def _environment_address_spaces(config: Config) -> Iterator[Issue]:
+    """Environments that peer with one hub (or with each other) need disjoint ranges."""
+    net = config.network
+    envs = list(config.environments.azure)
+    for env in net.address_spaces:
+        if env not in envs:
+            yield _error(
+                ("network", "address_spaces", env),
+                f"'{env}' is not an Azure environment",
+                did_you_mean(env, envs),
+            )
+    try:
+        addresses = net.environment_addresses(envs)
+    except ValueError as exc:
+        yield _error(("network", "address_space"), str(exc), "choose a lower address range")
+        return
+    ranges = [
+        (env, ipaddress.IPv4Network(space, strict=False))
+        for env, a in addresses.items()
+        for space in a.address_space
+    ]
+    if net.access.hub is not None:
+        ranges += [("the hub", ipaddress.IPv4Network(s)) for s in net.access.hub.address_space]
+    for (env_a, a), (env_b, b) in itertools.combinations(ranges, 2):
+        if env_a != env_b and a.overlaps(b):
+            loc = (
+                ("network", "address_spaces", env_b)
+                if env_b in net.address_spaces
+                else ("network", "address_space")
+            )
+            yield _error(
+                loc,
+                f"the address spaces of {_env(env_a)} ({a}) and {_env(env_b)} ({b}) overlap",
+                "give each environment its own range in network.address_spaces, or remove"
+                " the override so the ranges are derived",
+            )
+    for env, a in addresses.items():
+        space = [ipaddress.IPv4Network(s, strict=False) for s in a.address_space]
+        for name, subnet in a.subnets.items():
+            if env in net.address_spaces and not any(
+                ipaddress.IPv4Network(subnet).subnet_of(s) for s in space
+            ):
+                yield _error(
+                    ("network", "address_spaces", env),
+                    f"environment {env}: subnet {name} ({subnet}) is outside {a.address_space}",
+                    "keep the override the same size as network.address_space",
+                )
+
+
+def _env(name: str) -> str:
+    return name if name == "the hub" else f"environment {name}"
 
 
 def _identities(config: Config) -> Iterator[Issue]:
@@ -215,6 +307,15 @@ def _identities(config: Config) -> Iterator[Issue]:
                 )
             seen.setdefault(group.name, ".".join(map(str, path)))
     envs = list(config.environments.azure)
+    ids = config.identities
+    workload = ids.training or ids.deployment or ids.cicd or ids.platform
+    if len(envs) > 1 and workload and ids.promotion is None:
+        yield _warning(
+            ("identities", "promotion"),
+            "is not set: only the promotion identity may write the shared registry, so CT"
+            " cannot promote a model and cd never deploys",
+            "an app registration or managed identity: {client_id, object_id}",
+        )
     for env in config.identities.cicd:
         if env not in envs:
             yield _error(
@@ -232,6 +333,33 @@ def _compute(config: Config) -> Iterator[Issue]:
                 f"min_nodes ({cluster.min_nodes}) is larger than max_nodes ({cluster.max_nodes})",
                 "set min_nodes to 0 so idle clusters cost nothing",
             )
+    if config.deployment.target == "kubernetes":
+        yield from _router_tls(config)
+
+
+def _router_tls(config: Config) -> Iterator[Issue]:
+    """HTTPS on the AKS inference router needs a host name and exactly one certificate
+    source, or the extension install fails ("you need to specify either the sslSecret
+    configuration setting or a combination of sslKeyPemFile and sslCertPemFile":
+    /azure/machine-learning/how-to-secure-kubernetes-online-endpoint)."""
+    loc = ("compute", "kubernetes", "tls")
+    tls = config.compute.kubernetes.tls
+    if tls is None:
+        yield _warning(
+            loc,
+            "the inference router serves HTTP (allowInsecureConnections), which Microsoft"
+            " recommends only for development or testing",
+            "set compute.kubernetes.tls (cname and kubernetes_secret or key_vault) for HTTPS",
+        )
+        return
+    sources = [s for s in ("kubernetes_secret", "key_vault") if getattr(tls, s) is not None]
+    if len(sources) != 1:
+        yield _error(
+            loc,
+            "HTTPS on the inference router needs one certificate source, got "
+            + (" and ".join(sources) if sources else "none"),
+            "set compute.kubernetes.tls.kubernetes_secret or compute.kubernetes.tls.key_vault",
+        )
 
 
 def _data(config: Config) -> Iterator[Issue]:
@@ -271,11 +399,41 @@ def _deployment(config: Config) -> Iterator[Issue]:
             "Kubernetes online deployments cannot use an environment from a registry",
             "use the workspace's copy, e.g. azureml:AzureML-sklearn-1.5@latest",
         )
+    yield from _auth_mode(dep.target, dep.auth_mode)
     if dep.target == "kubernetes" and not _K8S_NAME.fullmatch(dep.instance_type):
         yield _error(
             ("deployment", "instance_type"),
             f"'{dep.instance_type}' is not a Kubernetes instance type name",
             "use the name of an InstanceType on the cluster, e.g. defaultinstancetype",
+        )
+
+
+#: https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint
+#: ("Only managed online endpoints support Microsoft Entra token (aad_token)")
+AUTH_MODES_SOURCE = (
+    "https://learn.microsoft.com/azure/machine-learning/how-to-authenticate-online-endpoint"
+)
+
+
+def _auth_mode(target: str, auth_mode: str | None) -> Iterator[Issue]:
+    """Token modes only: the deployment identity's role scores with a token (score/action for
+    aad_token, token/action for aml_token) and holds no right to list endpoint keys, so a
+    key endpoint could not be smoke-tested by `mlops deploy`, and nobody should hold its
+    keys (AUTH_MODES_SOURCE: keys are the lowest security level)."""
+    token = "aml_token" if target == "kubernetes" else "aad_token"
+    if auth_mode == "key":
+        yield _error(
+            ("deployment", "auth_mode"),
+            "key authentication is not supported: the deployment identity smoke-tests with a"
+            " token and no role lists endpoint keys",
+            f"use {token} (or leave auth_mode unset)",
+        )
+    elif auth_mode == "aad_token" and target == "kubernetes":
+        yield _error(
+            ("deployment", "auth_mode"),
+            "Kubernetes online endpoints do not support aad_token (Microsoft Entra tokens work"
+            " on managed online endpoints only)",
+            "use aml_token (or leave auth_mode unset)",
         )
 
 

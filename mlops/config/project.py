@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from mlops.config._types import (
     AssetName,
@@ -13,6 +13,15 @@ from mlops.config._types import (
     MetricName,
     ProjectName,
     Section,
+    _constrained,
+)
+
+#: a guardrail's metric: plain identifiers, so the pipeline input stays one shell-safe word
+GuardrailMetric = _constrained(
+    "guardrail_metric",
+    r"[A-Za-z_][A-Za-z0-9_]{0,63}",
+    "a metric name (letters, digits, _)",
+    "recall",
 )
 
 
@@ -37,6 +46,25 @@ class DataAsset(Section):
     description: str = Field("", description="What the data is.")
 
 
+class Guardrail(Section):
+    """Bounds a metric must respect, whatever the primary metric says."""
+
+    min: float | None = Field(
+        None, allow_inf_nan=False, description="The lowest acceptable value (inclusive)."
+    )
+    max: float | None = Field(
+        None, allow_inf_nan=False, description="The highest acceptable value (inclusive)."
+    )
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Guardrail:
+        if self.min is None and self.max is None:
+            raise ValueError("a guardrail needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
 class Model(Section):
     """The model the pipeline trains, and the gate it must pass to be registered."""
 
@@ -59,6 +87,13 @@ class Model(Section):
         ge=0,
         allow_inf_nan=False,
         description="How much the challenger must beat the champion.",
+    )
+    guardrails: dict[GuardrailMetric, Guardrail] = Field(
+        default_factory=dict,
+        description="Metrics every model must keep within bounds, e.g. recall: {min: 0.95}."
+        " Checked on the holdout for challenger and champion and recorded in the gate report;"
+        " the primary metric decides only among models that pass every guardrail, and a"
+        " challenger that breaks one is never registered.",
     )
     scoring_script: str | None = Field(
         None,
@@ -97,9 +132,22 @@ class Deployment(Section):
         " endpoints, the workspace's copy for Kubernetes ones). The local endpoint runs in it"
         " and `mlops package` builds on its image.",
     )
-    auth_mode: Literal["key", "aad_token"] = Field(
-        "key", description="How clients authenticate: endpoint key or Entra token."
+    auth_mode: Literal["aad_token", "aml_token", "key"] | None = Field(
+        None,
+        description="How clients authenticate to the online endpoints: aad_token (Entra ID,"
+        " managed endpoints only), aml_token (Kubernetes endpoints) or key. Default:"
+        " aad_token for managed, aml_token for Kubernetes; the deployment identity smoke-tests"
+        " with a token and holds no right to list keys, so key is refused.",
     )
+
+    @property
+    def effective_auth_mode(self) -> str:
+        """auth_mode, or the token mode the target supports (Microsoft: aad_token only on
+        managed online endpoints; Kubernetes ones take key or aml_token)."""
+        if self.auth_mode is not None:
+            return self.auth_mode
+        return "aml_token" if self.target == "kubernetes" else "aad_token"
+
     traffic_steps: list[Annotated[int, Field(ge=1, le=100)]] = Field(
         default=[10, 50, 100],
         min_length=1,

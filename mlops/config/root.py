@@ -12,6 +12,7 @@ from mlops.config.platform import (
     Compute,
     DevOps,
     Environments,
+    Governance,
     Identities,
     Network,
 )
@@ -32,6 +33,7 @@ class Config(Section):
     environments: Environments = Field(default=DEFAULT_ENVIRONMENTS)
     network: Network = Field(default=Network())
     identities: Identities = Field(default=Identities())
+    governance: Governance = Field(default=Governance())
     devops: DevOps = Field(default=DevOps())
     compute: Compute = Field(default=Compute())
     # model project: owned by the data scientists of this repository

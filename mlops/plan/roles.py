@@ -17,9 +17,11 @@ from typing import Any
 from mlops.plan.changes import PropertyChange, ResourceChange
 from mlops.rbac.builtin import BUILTIN
 from mlops.rbac.model import MANAGED_MARKER, Assignment, CustomRole, RoleModel
+from mlops.rbac.roles import derived_guid
 
 DEFINITION = "Microsoft.Authorization/roleDefinitions"
 ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
+ELIGIBILITY = "Microsoft.Authorization/roleEligibilityScheduleRequests"
 PRUNABLE_TYPES = frozenset({"User", "Group", "ForeignGroup"})
 
 
@@ -81,16 +83,115 @@ def assignment_properties(assignment: Assignment) -> dict[str, Any]:
     return out
 
 
+# --- just-in-time elevation (Privileged Identity Management) ----------------------------
+
+POLICY = "Microsoft.Authorization/roleManagementPolicies"
+#: the PIM policy rule that bounds an activation (Microsoft's rule id)
+ACTIVATION_RULE = "Expiration_EndUser_Assignment"
+
+
+@dataclass(frozen=True)
+class ObservedEligibility:
+    name: str
+    principal_id: str
+    role_definition_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class ActivationLimit:
+    """The longest activation PIM allows for a role at a scope (its policy's rule)."""
+
+    scope: str
+    role_id: str
+    role_name: str
+    hours: int
+
+    @property
+    def duration(self) -> str:
+        return f"PT{self.hours}H"
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.role_name} activation at most {self.hours} h at {self.scope.rsplit('/', 1)[-1]}"
+        )
+
+
+@dataclass(frozen=True)
+class ObservedPolicy:
+    id: str  # the policy's resource id, which PIM names itself
+    maximum_duration: str | None
+
+
+def eligibility_name(assignment: Assignment) -> str:
+    """uuid5 like assignment names, distinct from a standing assignment of the same role."""
+    return derived_guid(
+        assignment.scope, assignment.principal.object_id, assignment.grant.role.id, "eligible"
+    )
+
+
+def eligibility_properties(assignment: Assignment, days: int) -> dict[str, Any]:
+    """The REST body's `properties` of a PIM eligibility request (an admin assigns it)."""
+    return {
+        "principalId": assignment.principal.object_id,
+        "roleDefinitionId": assignment.role_definition_id,
+        "requestType": "AdminAssign",
+        "scheduleInfo": {"expiration": {"type": "AfterDuration", "duration": f"P{days}D"}},
+        "justification": assignment.description,
+    }
+
+
+def activation_limits(model: RoleModel, max_hours: int) -> list[ActivationLimit]:
+    """One limit per (scope, role) that holds an eligibility."""
+    seen: dict[tuple[str, str], ActivationLimit] = {}
+    for a in model.eligibilities:
+        key = (a.scope.lower(), a.grant.role.id)
+        seen.setdefault(
+            key, ActivationLimit(a.scope, a.grant.role.id, a.grant.role.name, max_hours)
+        )
+    return list(seen.values())
+
+
+def jit_changes(
+    model: RoleModel,
+    requests: dict[str, ObservedEligibility | None],
+    policies: dict[tuple[str, str], ObservedPolicy | None],
+    max_hours: int,
+) -> list[Targeted]:
+    """Eligibilities to request (by name; a request once made is not repeated) and the
+    activation limits to set on the roles' PIM policies."""
+    out: list[Targeted] = []
+    for wanted in model.eligibilities:
+        name = eligibility_name(wanted)
+        rid = f"{wanted.scope}/providers/{ELIGIBILITY}/{name}"
+        found = requests.get(name)
+        action = "no-change" if found is not None and found.status != "Failed" else "create"
+        out.append((ResourceChange(action, ELIGIBILITY, wanted.label, rid), wanted))
+    for limit in activation_limits(model, max_hours):
+        policy = policies.get((limit.scope.lower(), limit.role_id))
+        if policy is None:
+            continue  # PIM keeps a default policy per role and scope; none: nothing to set
+        have = policy.maximum_duration
+        diffs = ()
+        if (have or "").upper() != limit.duration:
+            diffs = (PropertyChange("maximumDuration", "modify", have, limit.duration),)
+        action = "modify" if diffs else "no-change"
+        out.append((ResourceChange(action, POLICY, limit.label, policy.id, diffs), limit))
+    return out
+
+
 def offline_changes(model: RoleModel) -> tuple[ResourceChange, ...]:
     """Everything as a create: what mlops.yaml declares, with no Azure call."""
     return tuple(
         [ResourceChange("create", DEFINITION, c.role.name) for c in model.custom_roles]
-        + [ResourceChange("create", ASSIGNMENT, a.label) for a in model.assignments]
+        + [ResourceChange("create", ASSIGNMENT, a.label) for a in model.standing]
+        + [ResourceChange("create", ELIGIBILITY, a.label) for a in model.eligibilities]
     )
 
 
 #: a change and what applying it writes: the declared role or assignment (None for removals)
-Targeted = tuple[ResourceChange, CustomRole | Assignment | None]
+Targeted = tuple[ResourceChange, CustomRole | Assignment | ActivationLimit | None]
 
 
 def role_changes(
@@ -107,7 +208,7 @@ def role_changes(
     by_name = {o.name.lower(): o for o in assignments}
     by_identity = {o.identity: o for o in assignments}
     matched: set[str] = set()
-    for wanted in selected.assignments:
+    for wanted in selected.standing:
         rid = assignment_id(wanted)
         found = by_name.get(wanted.name.lower()) or by_identity.get(_identity(wanted))
         if found is None:
@@ -117,7 +218,8 @@ def role_changes(
         diffs = _assignment_diffs(wanted, found)
         action = "modify" if diffs else "no-change"
         changes.append((ResourceChange(action, ASSIGNMENT, wanted.label, found.id, diffs), wanted))
-    declared = {a.name.lower() for a in full.assignments} | {_identity(a) for a in full.assignments}
+    # an eligibility is not a standing assignment: the same role held standing is removed
+    declared = {a.name.lower() for a in full.standing} | {_identity(a) for a in full.standing}
     scopes = [s.lower() for s in managed_scopes]
     for seen in assignments:
         if seen.id.lower() in matched or seen.name.lower() in declared:

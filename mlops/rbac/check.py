@@ -5,6 +5,10 @@ The operation's target is the environment's resource it belongs to (the workspac
 `Microsoft.Storage/...`, the shared registry for `.../registries/...`, otherwise the
 resource group); every grant at that scope or above it applies, each role on its own
 (actions minus that role's notActions), and any one that allows the operation allows it.
+
+Whether an operation is a data action comes from Microsoft's published operation list
+(`operations`), never from its shape; a wildcard is not an operation, and an override that
+contradicts the published list is refused.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops.config.root import Config
+from mlops.errors import BadInputError
+from mlops.rbac import operations
 from mlops.rbac.model import Grant, RoleModel
-from mlops.rbac.permissions import Decision, is_data_action
+from mlops.rbac.permissions import Decision
 from mlops.rbac.roles import Scope
 
 _TARGETS = (
@@ -51,6 +57,8 @@ class Verdict:
     target: Scope
     data: bool
     decisions: tuple[tuple[Grant, Decision], ...]  # every grant that applies at the target
+    source: str | None = None  # where the operation's classification comes from
+    eligible: tuple[Grant, ...] = ()  # PIM eligibilities that would allow it once activated
 
     @property
     def granting(self) -> list[Grant]:
@@ -76,6 +84,8 @@ class Verdict:
             "scope": self.target.path(),
             "data_action": self.data,
             "allowed": self.allowed,
+            "classified_by": self.source,
+            "eligible": [g.role.name for g in self.eligible],
             "only_roles": self.conditions,
             "grants": [
                 {
@@ -90,6 +100,43 @@ class Verdict:
         }
 
 
+def classify(operation: str, data: bool | None = None) -> tuple[bool, str | None]:
+    """(is it a data action, the source that says so); `data` is the caller's override.
+
+    Raises BadInputError for a wildcard, an operation its provider does not publish, an
+    override contradicting the published list, and an unknown provider with no override."""
+    if "*" in operation:
+        raise BadInputError(
+            f"'{operation}' is a wildcard, not an operation: Azure checks one operation at a time",
+            hint="name one operation, e.g."
+            " Microsoft.MachineLearningServices/workspaces/computes/write",
+        )
+    published = operations.lookup(operation)
+    if published is not None:
+        if data is not None and data != published.data_action:
+            kind = "a data action" if published.data_action else "a control-plane action"
+            raise BadInputError(
+                f"{published.name} is {kind} in Microsoft's operation list: --data/--control"
+                " cannot say otherwise",
+                hint=f"drop the override (source: {published.source})",
+            )
+        return published.data_action, published.source
+    if operations.vendored(operation):
+        close = operations.similar(operation)
+        raise BadInputError(
+            f"'{operation}' is not in Microsoft's published operations of"
+            f" {operations.namespace_of(operation)}",
+            hint=("did you mean: " + ", ".join(close)) if close else "check its spelling",
+        )
+    if data is None:
+        raise BadInputError(
+            f"{operations.namespace_of(operation)} is not among the providers whose operations"
+            " mlops keeps: say whether it is a data action",
+            hint="add --data or --control",
+        )
+    return data, None
+
+
 def check(
     config: Config,
     model: RoleModel,
@@ -99,12 +146,14 @@ def check(
     *,
     data: bool | None = None,
 ) -> Verdict:
-    """Evaluate `operation` for `persona` in `env`; `data` None: decided from the operation."""
-    is_data = is_data_action(operation) if data is None else data
+    """Evaluate `operation` for `persona` in `env`, as Azure would with standing roles."""
+    is_data, source = classify(operation, data)
     target = target_scope(config, env, operation)
+    applying = [g for g in model.grants if g.persona == persona and g.scope.contains(target)]
     decisions = tuple(
-        (g, g.role.decide(operation, data=is_data))
-        for g in model.grants
-        if g.persona == persona and g.scope.contains(target)
+        (g, g.role.decide(operation, data=is_data)) for g in applying if not g.eligible
     )
-    return Verdict(persona, operation, env, target, is_data, decisions)
+    eligible = tuple(
+        g for g in applying if g.eligible and g.role.decide(operation, data=is_data).allowed
+    )
+    return Verdict(persona, operation, env, target, is_data, decisions, source, eligible)

@@ -1,18 +1,23 @@
-"""The personas' roles per environment, derived from mlops.yaml (the governance table).
+"""Who holds which role where, derived from mlops.yaml (the governance table).
 
-- platform owners: Contributor and RBAC Administrator (allowed to assign only the
-  platform's roles) on every environment's resource group and on the shared one;
-- platform engineers: Contributor and AzureML Compute Operator on every environment's
-  resource group (no role-assignment rights), Contributor on the shared one;
+- platform owners: Contributor, and RBAC Administrator with a condition (only the platform's
+  roles, only to the principals mlops.yaml declares), on every environment's resource group
+  and on the shared one;
+- platform engineers: the custom Operator role on every environment's resource group (no
+  standing Contributor anywhere), Registry Reader on the shared registry;
 - data scientists: in the first (development) environment the custom Data Scientist role on
-  the workspace and Storage Blob Data Contributor on its storage account; Reader on the
-  later environments' resource groups; AzureML Registry User on the shared registry;
-- the CI/CD identity of each environment: the custom Data Scientist role on that
-  environment's workspace and AzureML Registry User on the registry.
+  the workspace and Storage Blob Data Contributor on its storage account; the custom Reader
+  on the later environments' resource groups; Registry Reader on the shared registry;
+- the training identity (first environment): the Data Scientist role on that workspace,
+  Storage Blob Data Contributor on its storage, Registry Reader;
+- the promotion identity: Registry Publisher on the shared registry (the only writer of
+  registry assets) and Reader on the development workspace it promotes from;
+- the deployment identity of each later environment: the custom Deployer role on that
+  environment's workspace, Registry Reader.
 
-A grant says what a persona holds where; an assignment is a grant given to one principal
-(an Entra group, or a CI/CD service principal). Grants exist whether or not mlops.yaml names
-groups yet, so the matrix and `rbac check` answer for the policy itself.
+A grant says what a persona or identity holds where; an assignment is a grant given to one
+principal. Grants exist whether or not mlops.yaml names the principals yet, so the matrix
+and `rbac check` answer for the policy itself.
 """
 
 from __future__ import annotations
@@ -23,52 +28,25 @@ from typing import Literal
 from mlops.config.platform import PERSONAS
 from mlops.config.root import Config
 from mlops.rbac import builtin
-from mlops.rbac.permissions import Permission
+from mlops.rbac.custom import MARKER, SPECS, custom_role
 from mlops.rbac.roles import Role, Scope, derived_guid, role_definition_id
 
-CICD = "cicd"
-#: every persona `rbac` commands accept, in the order tables show them
-ALL_PERSONAS = (*PERSONAS, CICD)
+TRAINING, PROMOTION, DEPLOYMENT = "training", "promotion", "deployment"
+IDENTITIES = (TRAINING, PROMOTION, DEPLOYMENT)
+#: every persona and identity `rbac` commands accept, in the order tables show them
+ALL_PERSONAS = (*PERSONAS, *IDENTITIES)
 SHARED = "shared"
-MANAGED_MARKER = "Managed by mlops"
+MANAGED_MARKER = MARKER
 
-_ML = "Microsoft.MachineLearningServices/workspaces"
-#: What the custom role takes away from AzureML Data Scientist, beyond its own notActions.
-#: The built-in role lists only the wildcard forms `computes/*/write` and `computes/*/delete`,
-#: which do not match `computes/write` itself, so its `workspaces/*/write` still creates
-#: compute: the literal operations are listed too.
-DATA_SCIENTIST_EXCLUSIONS = (
-    f"{_ML}/computes/write",
-    f"{_ML}/computes/delete",
-    f"{_ML}/computes/*/write",
-    f"{_ML}/computes/*/delete",
-    f"{_ML}/computes/listKeys/action",
-    f"{_ML}/write",
-    f"{_ML}/delete",
-    f"{_ML}/listKeys/action",
-)
+
+def custom_roles(config: Config) -> dict[str, Role]:
+    """The platform's custom roles by key (data-scientist, operator, ...)."""
+    platform = f"{config.azure.name_prefix}-{config.project.name}"
+    return {s.key: custom_role(platform, config.project.name, s) for s in SPECS}
 
 
 def data_scientist_role(config: Config) -> Role:
-    """AzureML Data Scientist without compute management, workspace writes or key listing."""
-    base = builtin.AZUREML_DATA_SCIENTIST.permission
-    not_actions = list(base.not_actions)
-    not_actions += [a for a in DATA_SCIENTIST_EXCLUSIONS if a not in not_actions]
-    platform = f"{config.azure.name_prefix}-{config.project.name}"
-    return Role(
-        name=f"{platform} Data Scientist",
-        id=derived_guid(platform, "roleDefinitions", "data-scientist"),
-        description=(
-            f"AzureML Data Scientist for the {config.project.name} platform without creating"
-            " or deleting compute, writing or deleting the workspace, or listing keys."
-            f" {MANAGED_MARKER}."
-        ),
-        permission=Permission(
-            actions=(f"{_ML}/read", *base.actions),
-            not_actions=tuple(not_actions),
-        ),
-        custom=True,
-    )
+    return custom_roles(config)["data-scientist"]
 
 
 @dataclass(frozen=True)
@@ -80,22 +58,31 @@ class Grant:
     scope: Scope
     role: Role
     why: str
-    # RBAC Administrator only: the roles its holders may assign (the ABAC condition)
+    # RBAC Administrator only: the roles its holders may assign, and to whom (ABAC condition)
     assignable: tuple[Role, ...] = ()
+    assignees: tuple[str, ...] = ()  # principal object ids; empty: none declared yet
+    eligible: bool = False  # a PIM eligibility (activated just in time), not a standing role
 
     def condition(self) -> str | None:
-        """Azure's ABAC condition limiting role-assignment writes and deletes to `assignable`."""
+        """Azure's delegation condition on role-assignment writes and deletes: only the
+        `assignable` roles, and (once mlops.yaml declares them) only to `assignees`."""
         if not self.assignable:
             return None
         guids = ", ".join(r.id for r in self.assignable)
         parts = []
         for verb, source in (("write", "Request"), ("delete", "Resource")):
             action = f"Microsoft.Authorization/roleAssignments/{verb}"
-            attribute = "Microsoft.Authorization/roleAssignments:RoleDefinitionId"
-            parts.append(
-                f"((!(ActionMatches{{'{action}'}})) OR"
-                f" (@{source}[{attribute}] ForAnyOfAnyValues:GuidEquals {{{guids}}}))"
+            attribute = "Microsoft.Authorization/roleAssignments"
+            test = (
+                f"@{source}[{attribute}:RoleDefinitionId] ForAnyOfAnyValues:GuidEquals {{{guids}}}"
             )
+            if self.assignees:
+                ids = ", ".join(self.assignees)
+                test += (
+                    f" AND @{source}[{attribute}:PrincipalId]"
+                    f" ForAnyOfAnyValues:GuidEquals {{{ids}}}"
+                )
+            parts.append(f"((!(ActionMatches{{'{action}'}})) OR ({test}))")
         return " AND ".join(parts)
 
 
@@ -143,8 +130,9 @@ class Assignment:
 
 @dataclass(frozen=True)
 class CustomRole:
+    key: str
     role: Role
-    assignable_scopes: tuple[Scope, ...]  # the environments' resource groups
+    assignable_scopes: tuple[Scope, ...]  # resource groups
     subscription_id: str | None  # where the definition is created
 
 
@@ -165,23 +153,31 @@ class RoleModel:
             tuple(a for a in self.assignments if a.grant.env in keep),
         )
 
+    @property
+    def standing(self) -> tuple[Assignment, ...]:
+        """Role assignments (PIM eligibilities are made by `eligibilities`)."""
+        return tuple(a for a in self.assignments if not a.grant.eligible)
+
+    @property
+    def eligibilities(self) -> tuple[Assignment, ...]:
+        return tuple(a for a in self.assignments if a.grant.eligible)
+
 
 def role_model(config: Config) -> RoleModel:
     """Every grant and assignment mlops.yaml implies, in a stable order."""
+    roles = custom_roles(config)
     azure_envs = config.environments.azure
-    ds_role = data_scientist_role(config)
     shared = config.shared_names()
     shared_sub = config.azure.subscription_id
     shared_rg = Scope("resource_group", shared.resource_group, shared.resource_group, shared_sub)
     registry = Scope("registry", shared.resource_group, shared.registry, shared_sub)
     delegable = (
         builtin.CONTRIBUTOR,
-        builtin.AZUREML_COMPUTE_OPERATOR,
-        builtin.READER,
         builtin.STORAGE_BLOB_DATA_CONTRIBUTOR,
-        builtin.AZUREML_REGISTRY_USER,
-        ds_role,
+        *roles.values(),
     )
+    assignees = tuple(sorted({p.object_id for p in all_principals(config)}))
+    jit = config.governance.just_in_time
 
     def owners(env: str, scope: Scope) -> list[Grant]:
         return [
@@ -191,14 +187,16 @@ def role_model(config: Config) -> RoleModel:
                 env,
                 scope,
                 builtin.RBAC_ADMINISTRATOR,
-                "grant the platform's roles, and no others",
+                "grant the platform's roles to its declared principals, and nothing else",
                 assignable=delegable,
+                assignees=assignees,
             ),
         ]
 
     grants: list[Grant] = []
     rg_scopes = []
-    for index, (env, spec) in enumerate(azure_envs.items()):
+    first = next(iter(azure_envs), None)
+    for env, spec in azure_envs.items():
         names = config.environment_names(env)
         sub = spec.subscription_id or config.azure.subscription_id
         rg = Scope("resource_group", names.resource_group, names.resource_group, sub)
@@ -206,23 +204,33 @@ def role_model(config: Config) -> RoleModel:
         storage = Scope("storage_account", names.resource_group, names.storage_account, sub)
         rg_scopes.append(rg)
         grants += owners(env, rg)
-        grants += [
-            Grant("platform_engineers", env, rg, builtin.CONTRIBUTOR, "run the environment"),
+        grants.append(
             Grant(
                 "platform_engineers",
                 env,
                 rg,
-                builtin.AZUREML_COMPUTE_OPERATOR,
-                "manage compute",
-            ),
-        ]
-        if index == 0:
+                roles["operator"],
+                "run the environment: traffic, scale, rollback, start/stop, cancel",
+            )
+        )
+        if jit is not None and env in jit.environments:
+            grants.append(
+                Grant(
+                    "platform_engineers",
+                    env,
+                    rg,
+                    builtin.CONTRIBUTOR,
+                    f"break-glass, activated just in time for at most {jit.max_hours} h",
+                    eligible=True,
+                )
+            )
+        if env == first:
             grants += [
                 Grant(
                     "data_scientists",
                     env,
                     workspace,
-                    ds_role,
+                    roles["data-scientist"],
                     "experiment and train on existing compute",
                 ),
                 Grant(
@@ -232,63 +240,135 @@ def role_model(config: Config) -> RoleModel:
                     builtin.STORAGE_BLOB_DATA_CONTRIBUTOR,
                     "read and write development data",
                 ),
+                Grant(
+                    TRAINING,
+                    env,
+                    workspace,
+                    roles["data-scientist"],
+                    "submit training pipelines, register their models",
+                ),
+                Grant(
+                    TRAINING,
+                    env,
+                    storage,
+                    builtin.STORAGE_BLOB_DATA_CONTRIBUTOR,
+                    "upload the pipeline's code and data",
+                ),
+                Grant(
+                    PROMOTION,
+                    env,
+                    workspace,
+                    roles["reader"],
+                    "read the model it promotes",
+                ),
             ]
         else:
-            grants.append(
-                Grant("data_scientists", env, rg, builtin.READER, "see what runs, change nothing")
-            )
-        if env in config.identities.cicd:
-            stage = "train and register" if index == 0 else "deploy"
             grants += [
-                Grant(CICD, env, workspace, ds_role, f"{stage} in the workspace"),
                 Grant(
-                    CICD,
+                    "data_scientists",
                     env,
-                    registry,
-                    builtin.AZUREML_REGISTRY_USER,
-                    "promote models" if index == 0 else "read promoted models",
+                    rg,
+                    roles["reader"],
+                    "see what runs, change nothing",
+                ),
+                Grant(
+                    DEPLOYMENT,
+                    env,
+                    workspace,
+                    roles["deployer"],
+                    "deploy promoted models to this environment's endpoints",
                 ),
             ]
     grants += owners(SHARED, shared_rg)
     grants += [
-        Grant("platform_engineers", SHARED, shared_rg, builtin.CONTRIBUTOR, "run the registry"),
         Grant(
-            "data_scientists",
+            persona,
             SHARED,
             registry,
-            builtin.AZUREML_REGISTRY_USER,
-            "read promoted models",
-        ),
+            roles["registry-reader"],
+            "read promoted models and components",
+        )
+        for persona in ("platform_engineers", "data_scientists", TRAINING, DEPLOYMENT)
     ]
-    custom = CustomRole(ds_role, tuple(rg_scopes), shared_sub)
-    return RoleModel((custom,), tuple(grants), tuple(_assignments(config, grants)))
+    grants.append(
+        Grant(
+            PROMOTION,
+            SHARED,
+            registry,
+            roles["registry-publisher"],
+            "promote models: the only writer of registry assets",
+        )
+    )
+    custom = tuple(
+        CustomRole(
+            spec.key,
+            roles[spec.key],
+            tuple(rg_scopes) if spec.assignable == "environments" else (shared_rg,),
+            shared_sub,
+        )
+        for spec in SPECS
+    )
+    return RoleModel(custom, tuple(grants), tuple(_assignments(config, grants)))
 
 
 def principals(config: Config, persona: str, env: str) -> list[Principal]:
-    """Who holds a persona's grants: its Entra groups, or the environment's CI/CD identity."""
-    if persona == CICD:
-        identity = config.identities.cicd.get(env)
-        if identity is None:
+    """Who holds a persona's grants in `env` (or "shared"): its Entra groups, or the
+    identity of that purpose; `identities.cicd` stands in where the purpose names none."""
+    ids = config.identities
+    envs = list(config.environments.azure)
+    if persona == TRAINING:
+        first = envs[0] if envs else None
+        if ids.training is not None:
+            return [_sp("training", ids.training.object_id, ("identities", "training"))]
+        legacy = ids.cicd.get(first) if first else None
+        if legacy is None:
             return []
-        return [
-            Principal(
-                f"cicd-{env}",
-                str(identity.object_id),
-                "ServicePrincipal",
-                ("identities", "cicd", env, "object_id"),
-            )
-        ]
+        return [_sp(f"cicd-{first}", legacy.object_id, ("identities", "cicd", first))]
+    if persona == PROMOTION:
+        if ids.promotion is None:
+            return []
+        return [_sp("promotion", ids.promotion.object_id, ("identities", "promotion"))]
+    if persona == DEPLOYMENT:
+        targets = envs[1:] if env == SHARED else [env]
+        out = []
+        for target in targets:
+            if target in ids.deployment:
+                identity, field, name = (
+                    ids.deployment[target],
+                    ("identities", "deployment", target),
+                    f"deployment-{target}",
+                )
+            elif target in ids.cicd:
+                identity, field, name = (
+                    ids.cicd[target],
+                    ("identities", "cicd", target),
+                    f"cicd-{target}",
+                )
+            else:
+                continue
+            out.append(_sp(name, identity.object_id, field))
+        return out
     return [
         Principal(
             group.name, str(group.object_id), "Group", ("identities", persona, i, "object_id")
         )
-        for i, group in enumerate(getattr(config.identities, persona))
+        for i, group in enumerate(getattr(ids, persona))
     ]
+
+
+def all_principals(config: Config) -> list[Principal]:
+    """Every principal any grant goes to (what the owners' condition lets them assign to)."""
+    out: dict[str, Principal] = {}
+    for persona in ALL_PERSONAS:
+        for env in (*config.environments.azure, SHARED):
+            for p in principals(config, persona, env):
+                out.setdefault(p.object_id, p)
+    return list(out.values())
+
+
+def _sp(name: str, object_id: object, field: tuple[str | int, ...]) -> Principal:
+    return Principal(name, str(object_id), "ServicePrincipal", field)
 
 
 def _assignments(config: Config, grants: list[Grant]) -> list[Assignment]:
     return [Assignment(g, p) for g in grants for p in principals(config, g.persona, g.env)]
-
-
-def _field(persona: str, index: int) -> tuple[str | int, ...]:
-    return ("identities", persona, index, "object_id")

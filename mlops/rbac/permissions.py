@@ -5,7 +5,8 @@ is matched case-insensitively against patterns in which `*` stands for any run o
 characters, `/` included. A role grants an operation when one of its `actions` matches and
 none of the same block's `notActions` does: `notActions` subtract from that role only, they
 are not a deny. Data-plane operations (blob reads, secret gets) are granted only by
-`dataActions`, never by `actions` (an Owner's `*` does not read a blob).
+`dataActions`, never by `actions` (an Owner's `*` does not read a blob); which operations
+are data actions is Microsoft's published list (`operations`).
 """
 
 from __future__ import annotations
@@ -13,17 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-
-#: Resource-provider paths whose operations are data actions (checked with dataActions).
-DATA_PLANE = (
-    "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/",
-    "Microsoft.Storage/storageAccounts/fileServices/fileshares/files/",
-    "Microsoft.Storage/storageAccounts/queueServices/queues/messages/",
-    "Microsoft.Storage/storageAccounts/tableServices/tables/entities/",
-    "Microsoft.KeyVault/vaults/secrets/",
-    "Microsoft.KeyVault/vaults/keys/",
-    "Microsoft.KeyVault/vaults/certificates/",
-)
 
 
 @cache
@@ -35,11 +25,6 @@ def _pattern(pattern: str) -> re.Pattern[str]:
 def matches(pattern: str, operation: str) -> bool:
     """Whether an action pattern (with `*` wildcards) covers an operation."""
     return _pattern(pattern).fullmatch(operation) is not None
-
-
-def is_data_action(operation: str) -> bool:
-    lowered = operation.lower()
-    return any(lowered.startswith(prefix.lower()) for prefix in DATA_PLANE)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def endpoint_spec(config: Config, env: str) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "$schema": f"{SCHEMAS}/{_kind(kubernetes)}OnlineEndpoint.schema.json",
         "name": endpoint_name(config, env),
-        "auth_mode": dep.auth_mode,
+        "auth_mode": dep.effective_auth_mode,
     }
     if kubernetes:
         spec["compute"] = f"azureml:{KUBERNETES_COMPUTE}"

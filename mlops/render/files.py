@@ -14,7 +14,7 @@ from mlops.rbac.model import role_model
 from mlops.render.arm import Template
 from mlops.render.infra import environment_template, shared_template
 from mlops.render.pipelines import AZURE, FOLDER, SETUP, pipeline_files
-from mlops.render.roles import file_name, role_template
+from mlops.render.roles import governance_files
 from mlops.serialize import dump_json, dump_yaml
 
 SHARED = "shared"
@@ -49,8 +49,8 @@ def render(config: Config) -> list[RenderedFile]:
     files: list[RenderedFile] = []
     for name, template in stacks(config).items():
         files.extend(stack_files(name, template))
-    for role in role_model(config).custom_roles:
-        files.append(RenderedFile(f"infra/roles/{file_name(role)}", dump_json(role_template(role))))
+    for name, document in governance_files(config, role_model(config).custom_roles).items():
+        files.append(RenderedFile(f"infra/{name}", dump_json(document)))
     for name, document in pipeline_files(config).items():
         files.append(RenderedFile(f"{FOLDER}/{name}", YAML_HEADER + dump_yaml(document)))
     return files

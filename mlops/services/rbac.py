@@ -17,14 +17,21 @@ from mlops.errors import BackendError, BadInputError
 from mlops.plan.changes import ROLES, StackPlan
 from mlops.plan.roles import (
     ASSIGNMENT,
+    ELIGIBILITY,
+    ActivationLimit,
     Targeted,
+    activation_limits,
     assignment_properties,
     definition_properties,
+    eligibility_name,
+    eligibility_properties,
+    jit_changes,
     offline_changes,
     role_changes,
 )
 from mlops.rbac.check import Verdict, check
 from mlops.rbac.model import ALL_PERSONAS, Assignment, CustomRole, RoleModel, role_model
+from mlops.rbac.roles import Role, role_definition_id
 
 if TYPE_CHECKING:
     from mlops.backends.azure.clients import AzureClients
@@ -84,8 +91,30 @@ def plan_roles(
     targeted = role_changes(
         selected, full, definitions, list(observed.values()), [s.path for s in scopes]
     )
+    jit = loaded.config.governance.just_in_time
+    if jit is not None and selected.eligibilities:
+        requests = {}
+        for wanted in selected.eligibilities:
+            client = clients.authorization(wanted.subscription_id or "")
+            name = eligibility_name(wanted)
+            requests[name] = authorization.get_eligibility_request(client, wanted.scope, name)
+        policies = {}
+        for limit in activation_limits(selected, jit.max_hours):
+            client = clients.authorization(limit.scope.split("/")[2])
+            rid = role_definition_id(
+                builtin_or_custom(selected, limit.role_id), limit.scope.split("/")[2]
+            )
+            policies[(limit.scope.lower(), limit.role_id)] = authorization.get_activation_policy(
+                client, limit.scope, rid
+            )
+        targeted += jit_changes(selected, requests, policies, jit.max_hours)
     sub = loaded.config.azure.subscription_id
     return StackPlan(ROLES, "", sub, True, tuple(c for c, _ in targeted)), targeted
+
+
+def builtin_or_custom(model: RoleModel, role_id: str) -> Role:
+    """The role of an id the model uses."""
+    return next(g.role for g in model.grants if g.role.id == role_id)
 
 
 def prunable(stack: StackPlan | None) -> int:
@@ -125,6 +154,8 @@ def apply_roles(
             writes += 1
             notify(ROLES, "created" if change.action == "create" else "updated", change.name)
     for change, target in targeted:
+        if change.type == ELIGIBILITY:
+            continue  # after the standing assignments, below
         if isinstance(target, Assignment) and change.action in ("create", "modify"):
             scope, _, name = (change.resource_id or "").rpartition(f"/providers/{ASSIGNMENT}/")
             who = f"{target.principal.name} ({loaded.where(*target.principal.field)})"
@@ -144,6 +175,28 @@ def apply_roles(
             writes += 1
             verb = "exists" if not made else "created" if change.action == "create" else "updated"
             notify(ROLES, verb, change.name)
+    jit = loaded.config.governance.just_in_time
+    for change, target in targeted:
+        if change.action not in ("create", "modify") or jit is None:
+            continue
+        if change.type == ELIGIBILITY and isinstance(target, Assignment):
+            scope, _, name = (change.resource_id or "").rpartition(f"/providers/{ELIGIBILITY}/")
+            authorization.put_eligibility_request(
+                clients.authorization(target.subscription_id or ""),
+                scope,
+                name,
+                eligibility_properties(target, jit.eligible_days),
+            )
+            writes += 1
+            notify(ROLES, "eligible", change.name)
+        elif isinstance(target, ActivationLimit) and change.resource_id:
+            authorization.set_activation_limit(
+                clients.authorization(target.scope.split("/")[2]),
+                change.resource_id,
+                target.duration,
+            )
+            writes += 1
+            notify(ROLES, "limited", change.name)
     for change, _ in targeted:
         remove = change.action == "delete" or (
             prune and change.action == "unmanaged" and change.prunable
@@ -163,7 +216,7 @@ def persona(name: str) -> str:
     """A persona as mlops.yaml spells it; `data-scientists` and `data_scientist` work too."""
     key = name.strip().lower().replace("-", "_")
     for candidate in ALL_PERSONAS:
-        if key in (candidate, candidate.rstrip("s")):
+        if key in (candidate, candidate.rstrip("s"), candidate + "s"):
             return candidate
     raise BadInputError(
         f"unknown persona '{name}'", hint=f"choose one of: {', '.join(ALL_PERSONAS)}"
@@ -213,7 +266,7 @@ def matrix(loaded: LoadedConfig, env: str | None) -> list[MatrixRow]:
             g.persona,
             g.env,
             g.scope.label,
-            g.role.name,
+            g.role.name + (" (eligible, just in time)" if g.eligible else ""),
             tuple(p.name for p in principals(loaded.config, g.persona, g.env)),
             tuple(r.name for r in g.assignable),
             g.why,
@@ -221,6 +274,17 @@ def matrix(loaded: LoadedConfig, env: str | None) -> list[MatrixRow]:
         for g in selected.grants
     ]
     return sorted(rows, key=lambda r: order[r.persona])
+
+
+#: what `rbac matrix` says under every table: the control Azure does not offer
+SERVERLESS_NOTE = (
+    "Serverless compute: Azure RBAC has no operation that tells a serverless job from a job"
+    " on an existing cluster (both are workspaces/jobs/write), and no documented Azure Policy"
+    " alias does either. Azure denies serverless Spark once the policy"
+    " infra/policies/deny-serverless-spark.json is deployed (by hand: `az deployment sub"
+    " create`; provision does not deploy it); serverless command and pipeline jobs are"
+    " refused by `mlops run --env` only, not by Azure."
+)
 
 
 def check_operation(

@@ -71,9 +71,11 @@ verbatim), each line `METHOD host path api-version`:
 
 from __future__ import annotations
 
+import base64
 import copy
 import functools
 import itertools
+import json
 import re
 import sys
 import types
@@ -234,6 +236,13 @@ class AmlFake(FakeTransport):
         self.storage_networks: dict[str, dict[str, Any]] = {}  # workspace id -> storage props
         self.slept: list[float] = []  # what azure-core's retries waited (see `sleep`)
         self.keys = {"primaryKey": "fake-primary-key", "secondaryKey": "fake-secondary-key"}
+        #: what POST .../onlineEndpoints/E/token answers (auth_mode aml_token)
+        self.aml_token = {
+            "accessToken": "fake-aml-token",
+            "tokenType": "Bearer",
+            "expiryTimeUtc": 4102444800,
+            "refreshAfterTimeUtc": 4102441200,
+        }
         self.resources: dict[str, dict[str, Any]] = {}  # resource path, lower case -> resource
         self.job_polls: dict[str, int] = {}  # job name -> GETs so far
         self.code_hashes: dict[str, str] = {}  # snapshot hash -> code version path
@@ -380,6 +389,9 @@ class AmlFake(FakeTransport):
         if path.endswith("/listKeys") and method == "POST":
             ok = path.removesuffix("/listKeys").lower() in self.resources
             return (200, self.keys, {}) if ok else _not_found(path)
+        if re.search(r"/onlineEndpoints/[^/]+/token$", path) and method == "POST":
+            ok = path.removesuffix("/token").lower() in self.resources
+            return (200, self.aml_token, {}) if ok else _not_found(path)
         if path.endswith("/getLogs") and method == "POST":
             return self._get_logs(path.removesuffix("/getLogs"), body)
         if re.fullmatch(_WS + r"/jobs/[^/]+", path) and method in ("GET", "PUT"):
@@ -713,11 +725,11 @@ class AmlFake(FakeTransport):
         return None
 
     def _score(self, endpoint: str, request: Any, body: Any) -> Answer:
-        if request.headers.get("Authorization") != f"Bearer {self.keys['primaryKey']}":
-            return 401, {"message": "Unauthorized"}, {}
         found = [r for k, r in self.resources.items() if k.endswith(f"/onlineendpoints/{endpoint}")]
         if not found:
             return 404, {"message": f"Endpoint {endpoint} not found"}, {}
+        if not self._authorized(found[0]["properties"].get("authMode"), request):
+            return 401, {"message": "Unauthorized"}, {}
         traffic = found[0]["properties"].get("traffic") or {}
         name = request.headers.get("azureml-model-deployment") or max(
             traffic, key=lambda d: traffic[d], default=""
@@ -728,6 +740,17 @@ class AmlFake(FakeTransport):
         if answer.status == 200 and answer.body is None:
             return 200, [0 for _ in (body or {}).get("data", [])], {}
         return answer.status, answer.body, {}
+
+    def _authorized(self, auth_mode: str | None, request: Any) -> bool:
+        """The credential the endpoint's auth mode takes, as Azure ML checks it: its key, an
+        Azure ML token from POST .../token, or an Entra token for https://ml.azure.com."""
+        bearer = (request.headers.get("Authorization") or "").removeprefix("Bearer ")
+        mode = (auth_mode or "Key").lower()
+        if mode == "key":
+            return bearer in (self.keys["primaryKey"], self.keys["secondaryKey"])
+        if mode == "amltoken":
+            return bearer == self.aml_token["accessToken"]
+        return _audience(bearer) == "https://ml.azure.com"
 
     # --- long-running operations -------------------------------------------------------
     def _new_operation(
@@ -917,3 +940,15 @@ def offline(fake: AmlFake, poll_interval: float = 0) -> Iterator[AmlFake]:
         stack.enter_context(patch.object(RequestsTransport, "send", no_network))
         stack.enter_context(patch.object(LROConfigurations, "POLL_INTERVAL", poll_interval))
         yield fake
+
+
+def _audience(token: str) -> str | None:
+    """The `aud` claim of a JWT-shaped token (FakeCredential's), None when it is not one."""
+    parts = token.split(".")
+    if len(parts) < 2:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    return claims.get("aud") if isinstance(claims, dict) else None

@@ -49,8 +49,10 @@ def make_project(folder: Path, *, kubernetes: bool = False) -> LoadedConfig:
         "  location: westeurope", f"  subscription_id: {SUB}\n  location: westeurope"
     )
     if kubernetes:
-        text = text.replace("  target: managed", "  target: kubernetes").replace(
-            "instance_type: Standard_DS3_v2", "instance_type: defaultinstancetype"
+        text = (
+            text.replace("  target: managed", "  target: kubernetes")
+            .replace("instance_type: Standard_DS3_v2", "instance_type: defaultinstancetype")
+            .replace("auth_mode: aad_token", "auth_mode: aml_token")
         )
     (folder / "mlops.yaml").write_text(text, encoding="utf-8")
     return load_config(folder / "mlops.yaml")

@@ -118,7 +118,9 @@ def test_a_first_deployment_creates_a_private_endpoint_then_takes_all_traffic(
     assert _traffic(aml) == {"blue": 100}
     endpoint_put = next(w for w in aml.writes() if w.path.endswith(f"/onlineEndpoints/{ENDPOINT}"))
     assert endpoint_put.body["properties"]["publicNetworkAccess"].lower() == "disabled"
-    assert endpoint_put.body["properties"]["authMode"] == "Key"
+    # Entra tokens: the deployment identity smoke-tests with one, and nobody lists keys
+    assert endpoint_put.body["properties"]["authMode"] == "AADToken"
+    assert not [r for r in aml.requests if r.path.endswith("/listKeys")]
     deployment_put = next(w for w in aml.writes() if w.path.endswith("/deployments/blue"))
     props = deployment_put.body["properties"]
     assert props["model"].endswith("registries/mlr-mlops-diagnosis/models/diagnosis/versions/3")

@@ -107,3 +107,25 @@ def test_files_the_config_names_but_that_do_not_exist_are_warnings(project, tmp_
         "data.churn-raw.local_path": 4,
         "model.scoring_script": 5,
     }
+
+
+@pytest.mark.parametrize(
+    ("target", "token"), [("managed", "aad_token"), ("kubernetes", "aml_token")]
+)
+def test_endpoints_authenticate_with_the_token_their_target_supports(project, target, token):
+    """Microsoft: Entra tokens work on managed online endpoints only; Kubernetes ones take an
+    Azure ML token. Keys are refused: the deployment identity holds no right to list them."""
+    base = f"project: {{name: churn}}\ndeployment: {{target: {target}, instance_type: x"
+    size = "Standard_DS3_v2" if target == "managed" else "defaultinstancetype"
+    config = load_config(project(base.replace("x", size) + "}\n")).config
+    assert config.deployment.effective_auth_mode == token
+
+    other = "aad_token" if target == "kubernetes" else None
+    for refused in ("key", other):
+        if refused is None:
+            continue
+        text = base.replace("x", size) + f", auth_mode: {refused}}}\n"
+        with pytest.raises(ConfigError) as failed:
+            load_config(project(text))
+        (issue,) = [i for i in failed.value.issues if "auth_mode" in str(i.path)]
+        assert token in (issue.hint or "")

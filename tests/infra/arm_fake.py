@@ -28,6 +28,10 @@ from azure.core.pipeline.transport import HttpTransport, RequestsTransportRespon
 from azure.core.rest import HttpRequest as RestHttpRequest
 from azure.core.rest._requests_basic import RestRequestsTransportResponse
 from azure.mgmt.authorization.models import RoleAssignmentCreateParameters, RoleDefinition
+from azure.mgmt.authorization.v2020_10_01.models import (
+    RoleEligibilityScheduleRequest,
+    RoleManagementPolicy,
+)
 from azure.mgmt.resource.deployments.models import Deployment, DeploymentWhatIf
 from azure.mgmt.resource.deploymentstacks.models import DeploymentStack, DeploymentStackProperties
 from azure.mgmt.resource.resources.models import ResourceGroup
@@ -116,6 +120,9 @@ class FakeArm(FakeTransport):
         self.deployment_states: dict[tuple[str, str], str] = {}
         self.role_definitions: dict[str, dict[str, Any]] = {}  # guid -> definition
         self.role_assignments: dict[str, dict[str, Any]] = {}  # id lower -> assignment
+        # PIM: eligibility requests by id lower; each (scope, role)'s default policy by id lower
+        self.eligibility_requests: dict[str, dict[str, Any]] = {}
+        self.pim_policies: dict[str, dict[str, Any]] = {}
         self.replicating: dict[str, int] = {}  # principal id -> PrincipalNotFound answers left
         # (rg lower, stack name) -> the deployment stack as GET returns it
         self.stacks: dict[tuple[str, str], dict[str, Any]] = {}
@@ -176,6 +183,16 @@ class FakeArm(FakeTransport):
             return 200, {"value": found}, {}
         if m := re.fullmatch(_AUTH + r"roleAssignments/(?P<name>[^/]+)", path, re.IGNORECASE):
             return self._role_assignment(method, m["scope"], m["name"], body)
+        if m := re.fullmatch(
+            _AUTH + r"roleEligibilityScheduleRequests/(?P<name>[^/]+)", path, re.IGNORECASE
+        ):
+            return self._eligibility_request(method, m["scope"], m["name"], body)
+        if m := re.fullmatch(_AUTH + r"roleManagementPolicyAssignments", path, re.IGNORECASE):
+            return 200, {"value": self._policy_assignments(m["scope"])}, {}
+        if m := re.fullmatch(
+            _AUTH + r"roleManagementPolicies/(?P<name>[^/]+)", path, re.IGNORECASE
+        ):
+            return self._pim_policy(method, path, body)
         if m := re.fullmatch(r"/operations/(?P<id>[^/]+)", path):
             return self._operation(m["id"])
         if m := re.fullmatch(_STACK, path, re.IGNORECASE):
@@ -603,6 +620,103 @@ class FakeArm(FakeTransport):
         }
         self.role_assignments[rid.lower()] = stored
         return (200 if existing else 201), stored, {}
+
+    # --- Privileged Identity Management (2020-10-01) ------------------------------------
+    def _eligibility_request(
+        self, method: str, scope: str, name: str, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        rid = f"{scope}/providers/Microsoft.Authorization/roleEligibilityScheduleRequests/{name}"
+        existing = self.eligibility_requests.get(rid.lower())
+        if method == "GET":
+            if existing is None:
+                return 404, _error("RoleEligibilityScheduleRequestNotFound", rid), {}
+            return 200, existing, {}
+        assert method == "PUT", method
+        model = _strict(RoleEligibilityScheduleRequest, body)
+        assert model.request_type == "AdminAssign", model.request_type
+        uuid.UUID(name)  # request names are GUIDs
+        role = model.role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        if role not in BUILTIN_ROLE_IDS and role not in self.role_definitions:
+            return 400, _error("RoleDefinitionDoesNotExist", model.role_definition_id), {}
+        expiration = model.schedule_info.expiration
+        assert expiration.type == "AfterDuration" and expiration.duration, expiration
+        stored = {
+            "id": rid,
+            "name": name,
+            "type": "Microsoft.Authorization/roleEligibilityScheduleRequests",
+            "properties": {
+                **json.loads(json.dumps(body["properties"])),
+                "scope": scope,
+                "status": "Provisioned",
+                "createdOn": _NOW,
+            },
+        }
+        self.eligibility_requests[rid.lower()] = stored
+        return 201, stored, {}
+
+    def _policy_for(self, scope: str, role: str) -> dict[str, Any]:
+        """The default PIM policy Azure keeps for each role at each scope."""
+        name = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{role}"))
+        pid = f"{scope}/providers/Microsoft.Authorization/roleManagementPolicies/{name}"
+        return self.pim_policies.setdefault(
+            pid.lower(),
+            {
+                "id": pid,
+                "name": name,
+                "type": "Microsoft.Authorization/RoleManagementPolicies",
+                "properties": {
+                    "scope": scope,
+                    "rules": [
+                        {
+                            "id": "Expiration_EndUser_Assignment",
+                            "ruleType": "RoleManagementPolicyExpirationRule",
+                            "isExpirationRequired": True,
+                            "maximumDuration": "PT8H",
+                            "target": {
+                                "caller": "EndUser",
+                                "operations": ["All"],
+                                "level": "Assignment",
+                            },
+                        }
+                    ],
+                },
+            },
+        )
+
+    def _policy_assignments(self, scope: str) -> list[dict[str, Any]]:
+        sub = scope.split("/")[2]
+        out = []
+        for role in sorted(BUILTIN_ROLE_IDS | set(self.role_definitions)):
+            policy = self._policy_for(scope, role)
+            out.append(
+                {
+                    "id": f"{policy['id']}Assignment",
+                    "name": policy["name"],
+                    "type": "Microsoft.Authorization/roleManagementPolicyAssignment",
+                    "properties": {
+                        "scope": scope,
+                        "roleDefinitionId": f"/subscriptions/{sub}/providers/"
+                        f"Microsoft.Authorization/roleDefinitions/{role}",
+                        "policyId": policy["id"],
+                    },
+                }
+            )
+        return out
+
+    def _pim_policy(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+        found = self.pim_policies.get(path.lower())
+        if found is None:
+            return 404, _error("RoleManagementPolicyNotFound", path), {}
+        if method == "GET":
+            return 200, found, {}
+        assert method == "PATCH", method
+        _strict(RoleManagementPolicy, body)
+        rules = {r["id"]: r for r in found["properties"]["rules"]}
+        for rule in body["properties"]["rules"]:
+            assert rule["id"] in rules, f"PIM has no rule {rule['id']}"
+            rules[rule["id"]] = {**rules[rule["id"]], **rule}
+        found["properties"]["rules"] = list(rules.values())
+        return 200, found, {}
 
     def add_assignment(
         self, scope: str, role_id: str, principal_id: str, principal_type: str, **extra: Any

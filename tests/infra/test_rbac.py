@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -34,31 +33,33 @@ def _role_writes(arm: FakeArm) -> list:
     return [r for r in arm.writes() if "/Microsoft.Authorization/" in r.path]
 
 
-def test_provision_creates_the_custom_role_then_every_declared_assignment(
+def test_provision_creates_the_custom_roles_then_every_declared_assignment(
     vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm
 ) -> None:
     result = _provision(vnet_project, clients)
 
     writes = _role_writes(arm)
-    assert "/roleDefinitions/" in writes[0].path
-    assert all("/roleAssignments/" in w.path for w in writes[1:])
+    customs = rbac.models(vnet_project, "dev")[0].custom_roles
+    definitions, assignments = writes[: len(customs)], writes[len(customs) :]
+    assert all("/roleDefinitions/" in w.path for w in definitions)
+    assert all("/roleAssignments/" in w.path for w in assignments)
     # the bodies are what the SDK's own models read (the fake refuses unknown or read-only
-    # fields), and the role is the one rendered to infra/roles
-    definition = RoleDefinition.deserialize(writes[0].body)
-    custom = rbac.models(vnet_project, "dev")[0].custom_roles[0]
-    assert definition.role_type == "CustomRole"
-    assert definition.assignable_scopes == [
-        f"/subscriptions/{SUB}/resourceGroups/rg-contoso-churn-{env}"
-        for env in ("dev", "test", "prod")
-    ]
-    rendered = role_template(custom)["resources"][0]
-    assert writes[0].path.endswith(f"/roleDefinitions/{rendered['name']}")
-    assert writes[0].body["properties"]["permissions"] == rendered["properties"]["permissions"]
+    # fields), and each role is the one rendered to infra/roles
+    for custom, write in zip(customs, definitions, strict=True):
+        definition = RoleDefinition.deserialize(write.body)
+        assert definition.role_type == "CustomRole"
+        envs = ("dev", "test", "prod") if "Registry" not in custom.role.name else ("shared",)
+        assert definition.assignable_scopes == [
+            f"/subscriptions/{SUB}/resourceGroups/rg-contoso-churn-{env}" for env in envs
+        ]
+        rendered = role_template(custom)["resources"][0]
+        assert write.path.endswith(f"/roleDefinitions/{rendered['name']}")
+        assert write.body["properties"]["permissions"] == rendered["properties"]["permissions"]
     declared = rbac.models(vnet_project, "dev")[0].assignments
-    assert sorted(w.path.rsplit("/", 1)[1] for w in writes[1:]) == sorted(a.name for a in declared)
+    assert sorted(w.path.rsplit("/", 1)[1] for w in assignments) == sorted(a.name for a in declared)
     sent = {
         w.path.rsplit("/", 1)[1]: RoleAssignmentCreateParameters.deserialize(w.body)
-        for w in writes[1:]
+        for w in assignments
     }
     for assignment in declared:
         body = sent[assignment.name]
@@ -94,7 +95,11 @@ def test_replication_delay_is_waited_out_then_the_assignment_is_made(
 
     _provision(vnet_project, clients, on_event=lambda *e: events.append(e))
 
-    tries = [w for w in _role_writes(arm) if w.body and DATA_SCIENTISTS in json.dumps(w.body)]
+    tries = [
+        w
+        for w in _role_writes(arm)
+        if w.body and w.body["properties"].get("principalId") == DATA_SCIENTISTS
+    ]
     per_assignment = {w.path for w in tries}
     assert len(tries) == len(per_assignment) + 2  # two refusals, then each one made
     waits = [d for s, e, d in events if e == "waiting"]
@@ -123,16 +128,16 @@ def test_an_assignment_made_by_hand_for_a_declared_role_counts_as_done(
     vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm
 ) -> None:
     _provision(vnet_project, clients)
-    engineers = "0b000000-0000-4000-8000-000000000002"
+    owners = "0a000000-0000-4000-8000-000000000001"
     made = next(
         key
         for key, a in arm.role_assignments.items()
-        if a["properties"]["principalId"] == engineers
+        if a["properties"]["principalId"] == owners
         and a["properties"]["scope"] == DEV_RG
         and a["properties"]["roleDefinitionId"].endswith(builtin.CONTRIBUTOR.id)
     )
     del arm.role_assignments[made]  # as if someone had made it by hand, under another name
-    by_hand = arm.add_assignment(DEV_RG, builtin.CONTRIBUTOR.id, engineers, "Group")
+    by_hand = arm.add_assignment(DEV_RG, builtin.CONTRIBUTOR.id, owners, "Group")
 
     fresh = infra.plan(vnet_project, "dev", clients)
 
@@ -213,8 +218,9 @@ def test_a_custom_role_changed_in_azure_is_planned_as_a_modify_and_put_back(
     vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm
 ) -> None:
     _provision(vnet_project, clients)
-    stored = next(iter(arm.role_definitions.values()))["properties"]
-    stored["permissions"][0]["notActions"].remove(
+    custom = rbac.models(vnet_project, "dev")[0].custom_roles[0]
+    stored = arm.role_definitions[custom.role.id]["properties"]
+    stored["permissions"][0]["actions"].append(
         "Microsoft.MachineLearningServices/workspaces/computes/write"
     )
 
@@ -225,10 +231,9 @@ def test_a_custom_role_changed_in_azure_is_planned_as_a_modify_and_put_back(
     assert modified.type == "Microsoft.Authorization/roleDefinitions"
     assert [p.path for p in modified.properties] == ["permissions"]
     _provision(vnet_project, clients)
-    custom = rbac.models(vnet_project, "dev")[0].custom_roles[0]
     assert stored != definition_properties(custom)
     assert (
-        next(iter(arm.role_definitions.values()))["properties"]["permissions"]
+        arm.role_definitions[custom.role.id]["properties"]["permissions"]
         == (definition_properties(custom)["permissions"])
     )
 
@@ -251,14 +256,14 @@ def test_plan_lists_unmanaged_assignments_and_says_what_prune_does(
     assert "x unmanaged" in out and "(removed by --prune)" in out
 
 
-def test_offline_plan_lists_the_custom_role_and_every_assignment(
+def test_offline_plan_lists_the_custom_roles_and_every_assignment(
     vnet_project: LoadedConfig,
 ) -> None:
     plan = infra.offline_plan(vnet_project, "dev", "--offline")
     roles = plan.stack("roles")
     assert roles is not None
     declared = rbac.models(vnet_project, "dev")[0]
-    assert len(roles.changes) == 1 + len(declared.assignments)
+    assert len(roles.changes) == len(declared.custom_roles) + len(declared.assignments)
     assert {c.action for c in roles.changes} == {"create"}
 
 
@@ -272,12 +277,17 @@ def test_rbac_matrix_for_auditors_as_json_and_markdown(
 
     assert {r["env"] for r in rows} == {"prod", "shared"}
     reader = next(r for r in rows if r["persona"] == "data_scientists" and r["env"] == "prod")
-    assert reader["role"] == "Reader"
+    assert reader["role"] == "contoso-churn Reader"
     assert reader["principals"] == ["sg-ml-data-scientists", "sg-ml-churn-team"]
-    assert any(r["persona"] == "cicd" and r["principals"] == ["cicd-prod"] for r in rows)
+    deployer = next(r for r in rows if r["persona"] == "deployment" and r["env"] == "prod")
+    assert deployer["role"] == "contoso-churn Deployer" and deployer["principals"] == ["cicd-prod"]
     markdown = run_cli("rbac", "matrix", "--output", "markdown").stdout
     assert markdown.startswith("| persona | env | scope | role | held by |")
     assert "with a condition: its holders may assign only" in markdown
+    assert "only to the principals mlops.yaml declares" in markdown
+    # the control Azure does not offer is said where auditors look
+    assert "Serverless compute: Azure RBAC has no operation" in markdown
+    assert "refused by `mlops run --env` only, not by Azure" in markdown
 
 
 def test_rbac_check_exits_0_when_allowed_3_when_denied_and_2_for_bad_input(
@@ -294,14 +304,40 @@ def test_rbac_check_exits_0_when_allowed_3_when_denied_and_2_for_bad_input(
     as_json = run_cli("rbac", "check", "platform_engineers", create, "-e", "prod", "-o", "json")
 
     assert denied.exit_code == 3
-    assert (
-        "notActions has Microsoft.MachineLearningServices/workspaces/computes/write"
-        in denied.stdout
-    )
+    assert "contoso-churn Data Scientist at workspace mlw-contoso-churn-dev" in denied.stdout
     assert allowed.exit_code == 0 and "allowed" in allowed.stdout
+    assert "Serverless compute: Azure RBAC has no operation" in allowed.stdout
     assert as_json.exit_code == 0 and as_json.json()["allowed"] is True
     assert run_cli("rbac", "check", "interns", create, "-e", "dev").exit_code == 2
-    assert run_cli("rbac", "check", "cicd", create, "-e", "staging").exit_code == 2
+    assert run_cli("rbac", "check", "training", create, "-e", "staging").exit_code == 2
+
+
+def test_rbac_check_exits_2_for_wildcards_and_overrides_that_contradict_microsoft(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_config("vnet", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    blob = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read"
+    secret = "Microsoft.KeyVault/vaults/secrets/write"
+
+    wildcard = run_cli(
+        "rbac",
+        "check",
+        "data_scientists",
+        "Microsoft.MachineLearningServices/workspaces/computes/*",
+        "-e",
+        "dev",
+    )
+    blob_as_control = run_cli("rbac", "check", "platform_owners", blob, "-e", "dev", "--control")
+    secret_write = run_cli("rbac", "check", "platform_owners", secret, "-e", "dev", "-o", "json")
+
+    assert wildcard.exit_code == 2 and "wildcard" in wildcard.stderr
+    assert blob_as_control.exit_code == 2 and "is a data action" in blob_as_control.stderr
+    # a control-plane action that Contributor's `*` grants: set a secret's value via ARM
+    assert secret_write.exit_code == 0
+    verdict = secret_write.json()
+    assert verdict["data_action"] is False and verdict["allowed"] is True
+    assert verdict["classified_by"].startswith("https://learn.microsoft.com/")
 
 
 def test_the_readme_carries_the_matrix_of_this_repositorys_config() -> None:

@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.backends.azure.calls import call
 from mlops.errors import BackendError
-from mlops.plan.roles import ObservedAssignment, ObservedDefinition
+from mlops.plan.roles import (
+    ACTIVATION_RULE,
+    ObservedAssignment,
+    ObservedDefinition,
+    ObservedEligibility,
+    ObservedPolicy,
+)
 
 if TYPE_CHECKING:
     from azure.mgmt.authorization import AuthorizationManagementClient
@@ -181,10 +187,108 @@ def delete_assignment(client: AuthorizationManagementClient, assignment_id: str)
     )
 
 
+# --- Privileged Identity Management (api 2020-10-01) --------------------------------------
+
+
+def get_eligibility_request(
+    client: AuthorizationManagementClient, scope: str, name: str
+) -> ObservedEligibility | None:
+    """The eligibility request of that name, or None when it was never made."""
+    from azure.core.exceptions import ResourceNotFoundError
+
+    def read() -> Any:
+        try:
+            return client.role_eligibility_schedule_requests.get(scope, name)
+        except ResourceNotFoundError:
+            return None
+
+    found = call(read, f"reading eligibility request {name}", denied_hint=DENIED_HINT)
+    if found is None:
+        return None
+    return ObservedEligibility(
+        name=found.name or name,
+        principal_id=found.principal_id or "",
+        role_definition_id=found.role_definition_id or "",
+        status=found.status or "",
+    )
+
+
+def put_eligibility_request(
+    client: AuthorizationManagementClient, scope: str, name: str, properties: dict[str, Any]
+) -> None:
+    """Ask PIM to make a principal eligible for a role at a scope (an admin assignment)."""
+    from azure.mgmt.authorization.v2020_10_01.models import RoleEligibilityScheduleRequest
+
+    body = RoleEligibilityScheduleRequest.from_dict(properties)
+    call(
+        lambda: client.role_eligibility_schedule_requests.create(scope, name, body),
+        f"making {properties['principalId']} eligible at {scope}",
+        denied_hint=DENIED_HINT,
+    )
+
+
+def get_activation_policy(
+    client: AuthorizationManagementClient, scope: str, role_definition_id: str
+) -> ObservedPolicy | None:
+    """The PIM policy of a role at a scope and its longest activation (None: no policy)."""
+
+    def read() -> ObservedPolicy | None:
+        wanted = role_definition_id.rstrip("/").rsplit("/", 1)[-1].lower()
+        query = f"roleDefinitionId eq '{role_definition_id}'"
+        for assigned in client.role_management_policy_assignments.list_for_scope(
+            scope, filter=query
+        ):
+            role = (assigned.role_definition_id or "").rstrip("/").rsplit("/", 1)[-1].lower()
+            if role != wanted or not assigned.policy_id:
+                continue
+            policy = client.role_management_policies.get(
+                scope, assigned.policy_id.rsplit("/", 1)[-1]
+            )
+            limit = next((r for r in policy.rules or [] if r.id == ACTIVATION_RULE), None)
+            return ObservedPolicy(assigned.policy_id, getattr(limit, "maximum_duration", None))
+        return None
+
+    return call(read, f"reading the PIM policy at {scope}", denied_hint=DENIED_HINT)
+
+
+def set_activation_limit(
+    client: AuthorizationManagementClient, policy_id: str, duration: str
+) -> None:
+    """Set the policy's longest activation (Microsoft's rule Expiration_EndUser_Assignment)."""
+    from azure.mgmt.authorization.v2020_10_01.models import (
+        RoleManagementPolicy,
+        RoleManagementPolicyExpirationRule,
+        RoleManagementPolicyRuleTarget,
+    )
+
+    scope, _, name = policy_id.rpartition(
+        "/providers/Microsoft.Authorization/roleManagementPolicies/"
+    )
+    rule = RoleManagementPolicyExpirationRule(
+        id=ACTIVATION_RULE,
+        is_expiration_required=True,
+        maximum_duration=duration,
+        target=RoleManagementPolicyRuleTarget(
+            caller="EndUser", operations=["All"], level="Assignment"
+        ),
+    )
+    call(
+        lambda: client.role_management_policies.update(
+            scope, name, RoleManagementPolicy(rules=[rule])
+        ),
+        f"limiting activations to {duration} at {scope}",
+        denied_hint=DENIED_HINT,
+    )
+
+
 __all__ = [
     "delete_assignment",
+    "get_activation_policy",
     "get_definition",
+    "get_eligibility_request",
     "list_assignments",
     "put_assignment",
     "put_definition",
+    "put_eligibility_request",
+    "set_activation_limit",
 ]
