@@ -40,6 +40,9 @@ class Resource:
     skips: tuple[tuple[str, str], ...] = ()
     # an extension resource's parent, e.g. "Microsoft.ContainerService/managedClusters/aks-1"
     scope: str | None = None
+    # a nested deployment into another resource group (and subscription)
+    subscription_id: str | None = None
+    resource_group: str | None = None
 
     @property
     def id(self) -> str:
@@ -61,6 +64,10 @@ class Resource:
         out["name"] = self.name
         if self.scope:
             out["scope"] = self.scope
+        if self.subscription_id:
+            out["subscriptionId"] = self.subscription_id
+        if self.resource_group:
+            out["resourceGroup"] = self.resource_group
         if self.location is not None:
             out["location"] = self.location
         if self.tags and tags:

@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError, BadInputError, ConfigError
-from mlops.plan.changes import ROLES, Plan, ResourceChange, StackPlan, digest, same_changes
+from mlops.plan.changes import (
+    ROLES,
+    Plan,
+    PropertyChange,
+    ResourceChange,
+    StackPlan,
+    digest,
+    same_changes,
+)
 from mlops.plan.devops import DEVOPS, devops_spec
 from mlops.plan.roles import Targeted
 from mlops.plan.stacks import StackState, stack_name
@@ -125,7 +133,21 @@ def offline_plan(loaded: LoadedConfig, env: str | None, reason: str) -> Plan:
 
 
 def _all_create(stack: Stack) -> tuple[ResourceChange, ...]:
-    return tuple(ResourceChange("create", r.type, r.name) for r in stack.template.resources)
+    """Each rendered resource as a create, with its security- and cost-relevant settings."""
+    from mlops.render.infra.highlights import highlights
+
+    return tuple(
+        ResourceChange(
+            "create",
+            r.type,
+            r.name,
+            properties=tuple(
+                PropertyChange(path, "create", after=value)
+                for path, value in highlights(stack.template, r)
+            ),
+        )
+        for r in stack.template.resources
+    )
 
 
 def _meta(loaded: LoadedConfig, env: str | None) -> dict[str, Any]:

@@ -33,14 +33,14 @@ def test_render_writes_a_template_and_parameters_per_stack_and_the_custom_role(
     result = run_cli("render")
     assert result.exit_code == 0, result.stderr
     written = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("infra/*/*"))
-    assert written == sorted(
-        [
-            f"infra/{stack}/{name}"
-            for stack in ("dev", "prod", "shared", "test")
-            for name in ("main.json", "main.parameters.json")
-        ]
-        + ["infra/roles/data-scientist.json"]
+    governance = ("infra/roles/", "infra/policies/")
+    assert [p for p in written if not p.startswith(governance)] == sorted(
+        f"infra/{stack}/{name}"
+        for stack in ("dev", "prod", "shared", "test")
+        for name in ("main.json", "main.parameters.json")
     )
+    assert "infra/roles/data-scientist.json" in written  # the custom roles: tests/infra/test_rbac
+    assert "infra/policies/deny-serverless-spark.json" in written  # and the Spark deny policy
     params = json.loads((tmp_path / "infra/prod/main.parameters.json").read_text())
     assert params["parameters"]["location"] == {"value": "westeurope"}  # the env's override
     assert run_cli("render", "--check").exit_code == 0
@@ -115,9 +115,22 @@ def test_nothing_is_reachable_from_the_public_internet(config: Path) -> None:
             for pe in _resources(template, "Microsoft.Network/privateEndpoints")
             for c in pe["properties"]["privateLinkServiceConnections"]
         )
-        assert groups == ["amlregistry", "amlworkspace", "blob", "file", "registry", "vault"]
+        # the workspace's storage (blob, file), vault and registry, the model registry, and
+        # the model registry's own storage (blob) and container registry (registry)
+        assert groups == [
+            "amlregistry",
+            "amlworkspace",
+            "blob",
+            "blob",
+            "file",
+            "registry",
+            "registry",
+            "vault",
+        ]
         clusters = [
-            v for k, v in template["variables"].items() if v.get("computeType") == "AmlCompute"
+            v
+            for v in template["variables"].values()
+            if isinstance(v, dict) and v.get("computeType") == "AmlCompute"
         ]
         assert clusters
         for cluster in clusters:
@@ -161,8 +174,18 @@ def test_kubernetes_target_adds_a_private_aks_cluster_attached_to_the_workspace(
     assert aks["properties"]["apiServerAccessProfile"]["enablePrivateCluster"] is True
     user = next(p for p in aks["properties"]["agentPoolProfiles"] if p["mode"] == "User")
     assert user["enableAutoScaling"] is True
+    # the Azure ML extension does not support disabling local accounts
+    # (/azure/machine-learning/how-to-deploy-kubernetes-extension)
+    assert aks["properties"]["disableLocalAccounts"] is False
+    assert aks["properties"]["aadProfile"]["enableAzureRBAC"] is True
+    # outbound through the environment's egress: the NAT gateway on the cluster's subnet
+    assert aks["properties"]["networkProfile"]["outboundType"] == "userAssignedNATGateway"
     (extension,) = _resources(template, "Microsoft.KubernetesConfiguration/extensions")
     assert extension["properties"]["extensionType"] == "Microsoft.AzureML.Kubernetes"
+    settings = extension["properties"]["configurationSettings"]
+    # an internal load balancer: the documented values of the extension's settings
+    assert settings["inferenceRouterServiceType"] == "loadBalancer"
+    assert settings["internalLoadBalancerProvider"] == "azure"
     assert template["variables"]["compute-aks"]["computeType"] == "Kubernetes"
     # every checkov skip carries its written justification
     for resource in template["resources"]:
@@ -236,3 +259,66 @@ def test_only_the_training_environments_storage_admits_the_registry_so_promotion
         else:
             assert props["publicNetworkAccess"] == "Disabled"
             assert "resourceAccessRules" not in acls
+
+
+def test_aks_behind_a_firewall_routes_its_outbound_traffic_to_it(tmp_path: Path) -> None:
+    path = copy_config("kubernetes", tmp_path)
+    path.write_text(
+        path.read_text().replace("  mode: vnet\n", "  mode: vnet\n  egress: {type: firewall}\n")
+    )
+    template = _templates(path)["infra/dev/main.json"]
+    (aks,) = _resources(template, "Microsoft.ContainerService/managedClusters")
+    assert aks["properties"]["networkProfile"]["outboundType"] == "userDefinedRouting"
+    (firewall,) = _resources(template, "Microsoft.Network/azureFirewalls")
+    assert firewall_id(firewall) in aks["dependsOn"]  # created once egress works
+    fqdns = {
+        fqdn
+        for collection in template["variables"]["firewall-rule-collections"]
+        for rule in collection["rules"]
+        if rule["name"].startswith("aks-")
+        for fqdn in rule["targetFqdns"]
+    }
+    assert {"mcr.microsoft.com", "management.azure.com", "arcmktplaceprod.azurecr.io"} <= fqdns
+
+
+def firewall_id(firewall: dict) -> str:
+    return f"[resourceId('Microsoft.Network/azureFirewalls', '{firewall['name']}')]"
+
+
+@pytest.mark.parametrize("config", ALL_CONFIGS, ids=lambda p: p.stem)
+def test_images_build_on_a_cpu_cluster_and_pulls_are_not_quarantined(config: Path) -> None:
+    """Private ACR and storage: serverless image builds cannot reach them, so the workspace
+    names a CPU cluster (/azure/machine-learning/how-to-secure-workspace-vnet); quarantine
+    would block every pull until a scanner marks the image, and Azure ML has none."""
+    loaded = load_config(config).config
+    for path, template in _templates(config).items():
+        if path == "infra/shared/main.json" or path.startswith("infra/roles/"):
+            continue
+        (ws,) = _resources(template, "Microsoft.MachineLearningServices/workspaces")
+        build = ws["properties"]["imageBuildCompute"]
+        assert not loaded.compute.clusters[build].size.startswith("Standard_N")  # CPU
+        assert template["variables"][f"compute-{build}"]["computeType"] == "AmlCompute"
+        (cr,) = _resources(template, "Microsoft.ContainerRegistry/registries")
+        assert cr["properties"]["policies"]["quarantinePolicy"] == {"status": "disabled"}
+
+
+def test_an_environment_in_another_subscription_names_the_registry_with_its_subscription(
+    tmp_path: Path,
+) -> None:
+    path = copy_config("vnet", tmp_path)
+    other = "44444444-4444-4444-4444-444444444444"
+    path.write_text(
+        path.read_text().replace(
+            "prod: {location: westeurope,", f"prod: {{subscription_id: {other},"
+        )
+    )
+    rendered = _templates(path)
+    home = "'22222222-2222-2222-2222-222222222222', 'rg-contoso-churn-shared'"
+    for env, expected in (
+        ("dev", "resourceId('rg-contoso-churn-shared'"),
+        ("prod", f"resourceId({home}"),
+    ):
+        template = rendered[f"infra/{env}/main.json"]
+        pe = next(r for r in template["resources"] if r["name"].endswith("-mlr"))
+        target = pe["properties"]["privateLinkServiceConnections"][0]["properties"]
+        assert target["privateLinkServiceId"].startswith(f"[{expected}"), env
