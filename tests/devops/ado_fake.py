@@ -24,6 +24,13 @@ Accept header, not the query string:
   {folder, name, configuration: {type, path, repository: {id, type}}}.
 - task_agent.get_environments(P): GET DEV/P/_apis/distributedtask/environments 7.1-preview.1;
   task_agent.add_environment(EnvironmentCreateParameter, P): POST the same.
+- task_agent.get_agent_queues_by_names(["mdp-x"], project=P): GET
+  DEV/P/_apis/distributedtask/queues?queueNames=mdp-x 7.1-preview.1 -> [TaskAgentQueue] {id (int,
+  what checks and pipeline permissions name as resource type `queue`), name, projectId, pool
+  {id, name}}; names it does not know are left out. The fake holds the queues `add_queue`
+  made: a Managed DevOps Pool adds its pool to the organization's projects when deployed
+  (learn.microsoft.com/azure/devops/managed-devops-pools/configure-security: "by default ...
+  configured for all projects"); mlops never creates one.
 - task_agent.get_variable_groups(P, group_name=N): GET
   DEV/P/_apis/distributedtask/variablegroups?groupName=N 7.1-preview.2;
   task_agent.add_variable_group(VariableGroupParameters): POST
@@ -105,6 +112,19 @@ Accept header, not the query string:
   secure nothing; tokens are arbitrary strings to the security service, which is not known to
   refuse them: here they are contract violations, so the mistake shows.
 
+A running job's federated sign-in (not the SDK: azure-identity's AzurePipelinesCredential, over
+`requests` too): `start_job(project, connection)` hands out a step's environment (the job's
+System.AccessToken, SYSTEM_OIDCREQUESTURI and the AZURESUBSCRIPTION_* AzureCLI@2 exports).
+POST {SYSTEM_OIDCREQUESTURI}?api-version=7.1&serviceConnectionId={id} with `Bearer <job token>`
+(DEV/{org}/{projectId}/_apis/distributedtask/hubs/build/plans/{plan}/jobs/{job}/oidctoken,
+distributedTask 7.1 spec) answers {"oidcToken": a JWT whose iss/sub are the connection's
+workloadIdentityFederationIssuer/Subject, aud api://AzureADTokenExchange, valid 10 minutes on
+the fake's clock `now`}. Entra's token endpoint, POST
+https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token (client_credentials with
+client_assertion), accepts an unexpired federated token only for a client id that `trust` made
+trust its issuer and subject (the federated credential), else 400 with AADSTS700024 (expired)
+or AADSTS70021 (no matching federated credential), and answers an access token for an hour.
+
 The 7.1 msrest models drop, without a word, keys these calls need: CheckConfiguration has no
 `settings`, CreatePipelineConfigurationParameters has `type` only (no `path`, `repository`, even
 from a dict), GraphGroupCreationContext has no `originId`. A subclass that adds the key to
@@ -175,6 +195,7 @@ from azure.devops import client as sdk_client
 from azure.devops import connection as sdk_connection
 from azure.devops.v7_1.core import models as core_models
 from azure.devops.v7_1.graph import models as graph_models
+from azure.devops.v7_1.pipeline_permissions import models as permissions_models
 from azure.devops.v7_1.pipelines import models as pipelines_models
 from azure.devops.v7_1.pipelines_checks import models as checks_models
 from azure.devops.v7_1.policy import models as policy_models
@@ -188,9 +209,12 @@ __all__ = [
     "BUILD_NAMESPACE",
     "BUILD_PERMISSIONS",
     "BUILD_POLICY",
+    "BUSINESS_HOURS_TASK",
     "COMMENTS_POLICY",
+    "EXCLUSIVE_LOCK_CHECK",
     "LOCATIONS",
     "MIN_REVIEWERS_POLICY",
+    "REQUIRED_REVIEWERS_POLICY",
     "TASK_CHECK",
     "AdoFake",
     "Fault",
@@ -205,6 +229,15 @@ Json = dict[str, Any]
 
 DEV = "https://dev.azure.com"
 VSSPS = "https://vssps.dev.azure.com"
+LOGIN = "https://login.microsoftonline.com"
+#: a federated (OIDC) token lasts 10 minutes; Entra access tokens an hour
+OIDC_LIFETIME = 600
+ACCESS_TOKEN_LIFETIME = 3600
+_OIDC_PATH = re.compile(
+    r"/(?P<org>[^/]+)/(?P<project>[^/]+)/_apis/distributedtask/hubs/(?P<hub>[^/]+)"
+    r"/plans/(?P<plan>[^/]+)/jobs/(?P<job>[^/]+)/oidctoken",
+    re.IGNORECASE,
+)
 #: the REST specifications, when the shared folder is beside the repository (never copied in)
 SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "ado-rest"
 NOW = "2026-11-26T09:00:00.000Z"
@@ -215,6 +248,11 @@ BRANCH_CONTROL_TASK = "86b05a0c-73e6-4f7d-b3cf-e38f3b39a75b"  # the evaluatebran
 MIN_REVIEWERS_POLICY = "fa4e907d-c16b-4a4c-9dfa-4906e5d171dd"
 BUILD_POLICY = "0609b952-1397-4640-95ec-e00a01b2c241"
 COMMENTS_POLICY = "c6a1889d-b943-4856-b76f-9e46bb6b0df2"
+REQUIRED_REVIEWERS_POLICY = "fd2167ab-b0be-447a-8ec8-39368250530e"
+#: Exclusive lock (settings {}); its id only in the Terraform provider (common_check.go)
+EXCLUSIVE_LOCK_CHECK = "2ef31ad6-baa0-403a-8b45-2cbc9b4e5563"
+#: the Business hours task check (evaluateBusinessHours 0.0.1), for checks others added by hand
+BUSINESS_HOURS_TASK = "445fde2f-6c39-441c-807f-8a59ff2e075f"
 #: the Build security namespace: pipelines, their folders and runs (namespace reference docs)
 BUILD_NAMESPACE = "33344d9c-fc72-4d6f-aba5-fa317101a7e9"
 #: its action bits: 1-16384 and 65536 as in Microsoft.TeamFoundation.Build.WebApi.BuildPermissions
@@ -280,6 +318,7 @@ _CORE, _PIPELINES = "core/7.1/core.json", "pipelines/7.1/pipelines.json"
 _TASK_AGENT = "distributedTask/7.1/taskAgent.json"
 _CHECKS = "approvalsAndChecks/7.1/pipelinesChecks.json"
 _ENDPOINTS = "serviceEndpoint/7.1/serviceEndpoint.json"
+_PERMISSIONS_SPEC = "approvalsAndChecks/7.1/pipelinePermissions.json"
 #: location ids as in the SDK methods (azure-devops 7.1.0b4); the routes without `spec` come from
 #: the public specifications of git, policy, graph, ims and security (not in ../shared); the
 #: security client has no resource area: its routes are announced by DEV's OPTIONS
@@ -297,6 +336,8 @@ LOCATIONS = (
              "{project}/_apis/pipelines/{pipelineId}", _PIPELINES),
     Location("environments", "8572b1fc-2482-47fa-8f74-7e3ed53ee54b", 1,
              "{project}/_apis/distributedtask/environments/{environmentId}", _TASK_AGENT),
+    Location("queues", "900fa995-c559-4923-aae7-f8424fe4fbea", 1,
+             "{project}/_apis/distributedtask/queues/{queueId}", _TASK_AGENT),
     Location("projectVariableGroups", "f5b09dd5-9d54-45a1-8b5a-1c8287d634cc", 2,
              "{project}/_apis/distributedtask/variablegroups/{groupId}", _TASK_AGENT),
     Location("variableGroups", "ef5b7057-ffc3-4c77-bbad-c10b4a4abcc7", 2,
@@ -305,6 +346,12 @@ LOCATIONS = (
              "{project}/_apis/pipelines/checks/configurations/{id}", _CHECKS),
     Location("policyConfigurations", "dad91cbe-d183-45f8-9c6e-9c1164472121", 1,
              "{project}/_apis/policy/configurations/{configurationId}"),
+    Location("gitPolicyConfigurations", "2c420070-a0a2-49cc-9639-c9f271c5ff07", 1,
+             "{project}/_apis/git/policy/configurations", area="git",
+             resource="policyConfigurations"),
+    Location("pipelinePermissions", "b5b9a4a4-e6cd-4096-853c-ab7d8b0c4eb2", 1,
+             "{project}/_apis/pipelines/pipelinepermissions/{resourceType}/{resourceId}",
+             _PERMISSIONS_SPEC, area="pipelinePermissions"),
     Location("endpoints", "14e48fdc-2c8b-41ce-a0c3-e26f6cc55bd0", 4,
              "_apis/serviceendpoint/endpoints/{endpointId}", _ENDPOINTS),
     Location("projectEndpoints", "e85f1c62-adfc-4b74-b618-11a150fb195e", 4,
@@ -334,6 +381,7 @@ _RESOURCE_AREAS = (
     ("a85b8835-c1a1-4aac-ae97-1c3d0ba72dbd", "distributedtask", DEV),
     ("4a933897-0488-45af-bd82-6fd3ad33f46a", "pipelinesChecks", DEV),
     ("fb13a388-40dd-4a04-b530-013a739c72ef", "policy", DEV),
+    ("a81a0441-de52-4000-aa15-ff0e07bfbbaa", "pipelinePermissions", DEV),
     ("1814ab31-2f4f-4a9f-8761-f4d77dc5a5d7", "serviceendpoint", DEV),
     ("bb1e7ec9-e901-4b68-999a-de7012b920f8", "Graph", VSSPS),
     ("8a3d49b8-91f0-46ef-b33d-dda338c25db3", "IMS", VSSPS),
@@ -351,6 +399,8 @@ _BODY_MODELS: dict[tuple[str, str], tuple[ModuleType, str]] = {
     ("policyConfigurations", "POST"): (policy_models, "PolicyConfiguration"),
     ("policyConfigurations", "PUT"): (policy_models, "PolicyConfiguration"),
     ("endpoints", "POST"): (endpoint_models, "ServiceEndpoint"),
+    ("endpoints", "PUT"): (endpoint_models, "ServiceEndpoint"),
+    ("pipelinePermissions", "PATCH"): (permissions_models, "ResourcePipelinePermissions"),
     ("graphGroups", "POST"): (graph_models, "GraphGroupCreationContext"),
     ("accessControlEntries", "POST"): (security_models, "SetAccessControlEntriesInfo"),
 }
@@ -362,7 +412,7 @@ _BODYLESS = frozenset({("memberships", "PUT")})
 #: GraphGroupOriginIdCreationContext); and whole bodies the SDK sends as `object` (the spec's
 #: JObject): the ACEs to set, the .NET client's SetAccessControlEntriesInfo
 _SDK_MODEL_GAPS: dict[str, dict[str, str]] = {
-    "CheckConfiguration": {"settings": "object"},
+    "CheckConfiguration": {"settings": "object", "isDisabled": "bool"},
     "CreatePipelineConfigurationParameters": {"path": "str", "repository": "object"},
     "GraphGroupCreationContext": {"originId": "str"},
     "SetAccessControlEntriesInfo": {
@@ -414,6 +464,18 @@ _POLICY_TYPES: dict[str, tuple[str, dict[str, tuple[type, ...]], frozenset[str]]
         frozenset({"buildDefinitionId"}),
     ),
     COMMENTS_POLICY: ("Comment requirements", {}, frozenset()),
+    REQUIRED_REVIEWERS_POLICY: (
+        "Required reviewers",
+        {
+            "requiredReviewerIds": (list,),
+            "filenamePatterns": (list,),
+            "addedFilesOnly": (bool,),
+            "message": (str, type(None)),
+            "minimumApproverCount": (int,),
+            "creatorVoteCounts": (bool,),
+        },
+        frozenset({"requiredReviewerIds"}),
+    ),
 }
 #: inputs of the Branch control check (evaluatebranchProtection 0.0.1): strings, not booleans
 _BRANCH_CONTROL_INPUTS = frozenset(
@@ -431,6 +493,8 @@ _PERMISSIONS: dict[tuple[str, str], str] = {
     ("policyConfigurations", "POST"): "Edit policies",
     ("policyConfigurations", "PUT"): "Edit policies",
     ("endpoints", "POST"): "Create (Service connections security role Creator)",
+    ("endpoints", "PUT"): "Administer (Service connections security role Administrator)",
+    ("pipelinePermissions", "PATCH"): "Administer (the resource's security role Administrator)",
     ("graphGroups", "POST"): "Manage membership (organization)",
     ("memberships", "PUT"): "Manage membership (the team's group)",
     ("accessControlEntries", "POST"): "Administer build permissions",
@@ -465,6 +529,8 @@ class Fault:
     times: int = 1
     message: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    #: the service did the request, then failed to answer (a 5xx after the write)
+    after: bool = False
 
 
 @dataclass
@@ -504,6 +570,7 @@ class AdoFake:
         ("pipelines", "POST"): "_create_pipeline",
         ("environments", "GET"): "_get_environments",
         ("environments", "POST"): "_add_environment",
+        ("queues", "GET"): "_get_queues",
         ("projectVariableGroups", "GET"): "_get_variable_groups",
         ("variableGroups", "POST"): "_add_variable_group",
         ("variableGroups", "PUT"): "_update_variable_group",
@@ -513,8 +580,12 @@ class AdoFake:
         ("policyConfigurations", "GET"): "_get_policies",
         ("policyConfigurations", "POST"): "_create_policy",
         ("policyConfigurations", "PUT"): "_update_policy",
+        ("gitPolicyConfigurations", "GET"): "_get_git_policies",
+        ("pipelinePermissions", "GET"): "_get_permissions",
+        ("pipelinePermissions", "PATCH"): "_update_permissions",
         ("projectEndpoints", "GET"): "_get_endpoints",
         ("endpoints", "POST"): "_create_endpoint",
+        ("endpoints", "PUT"): "_update_endpoint",
         ("graphGroups", "POST"): "_create_group",
         ("graphGroups", "GET"): "_get_groups",
         ("storageKeys", "GET"): "_get_storage_key",
@@ -541,6 +612,7 @@ class AdoFake:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.contract_errors: list[str] = []
+        self.refused_tokens: list[str] = []
         self.unrouted: list[str] = []
         self.user = _identity_ref("Pat Owner", "pat.owner@contoso.com", self.org)
         # state: project id -> project; the rest keyed by project id, then by the object's id
@@ -549,6 +621,7 @@ class AdoFake:
         self.repositories: dict[str, dict[str, Json]] = {}
         self.pipelines: dict[str, dict[int, Json]] = {}
         self.environments: dict[str, dict[int, Json]] = {}
+        self.queues: dict[str, dict[int, Json]] = {}
         self.checks: dict[str, dict[int, Json]] = {}
         self.policies: dict[str, dict[int, Json]] = {}
         self.variable_groups: dict[int, Json] = {}  # organization-wide, shared with projects
@@ -562,6 +635,27 @@ class AdoFake:
         self._next: dict[str, int] = {}
         #: groups per page of graph.list_groups (the service's are larger; lower it to see paging)
         self.graph_page_size = 100
+        #: items per page of the lists that page with a continuation token (environments,
+        #: pipelines, git policy configurations); lower it to see paging
+        self.page_size = 100
+        #: (project id, resource type, resource id) -> {"all": bool, "pipelines": {id: bool}}
+        self.permissions: dict[tuple[str, str, str], Json] = {}
+        #: when set, a bearer token it refuses is answered 401 (an expired token)
+        self.accept_token: Callable[[str], bool] | None = None
+        #: called with each request as it arrives (a test's clock can tick here)
+        self.on_request: Callable[[Recorded], None] | None = None
+        #: federated sign-in: the clock tokens expire on (seconds), running jobs by their
+        #: System.AccessToken, the OIDC tokens handed out (JWT -> claims), the federated
+        #: credentials Entra holds (client id, issuer, subject) and the access tokens it issued
+        self.now = 1_800_000_000.0
+        self.jobs: dict[str, Json] = {}
+        self.oidc_tokens: dict[str, Json] = {}
+        self.federated: set[tuple[str, str, str]] = set()
+        self.entra_tokens: list[Json] = []
+        #: the organization's Managed DevOps Pools, when a test links them (e.g. to what the
+        #: ARM fake deployed): each gets a queue in every project, as a pool open to all
+        #: projects does, before the queues are listed
+        self.pools: Callable[[], list[str]] | None = None
         self._routes = [(loc, _route_regex(loc, self.org)) for loc in LOCATIONS]
         self._specs = _spec_contracts(specs) if specs is not None and specs.is_dir() else None
         self._mock: responses.RequestsMock | None = None
@@ -596,6 +690,7 @@ class AdoFake:
             self.repositories,
             self.pipelines,
             self.environments,
+            self.queues,
             self.checks,
             self.policies,
         )
@@ -624,6 +719,43 @@ class AdoFake:
         }
         return self.repositories[pid][rid]
 
+    def add_queue(self, project: str, name: str) -> Json:
+        """The agent queue a Managed DevOps Pool's pool gets in a project once deployed."""
+        pid = self._project(project)["id"]
+        qid = self._id("queue")
+        pool = {"id": 100 + qid, "name": name, "isHosted": False, "poolType": "automation"}
+        self.queues[pid][qid] = {"id": qid, "name": name, "projectId": pid, "pool": pool}
+        return self.queues[pid][qid]
+
+    def start_job(self, project: str, connection: str) -> dict[str, str]:
+        """The environment of a running job's AzureCLI@2 step signed in through `connection`:
+        what the agent and the task export, and the system token the YAML maps."""
+        pid = self._project(project)["id"]
+        endpoint = next(
+            e
+            for e in self.endpoints.values()
+            if e["name"] == connection
+            and pid in _project_ids(e["serviceEndpointProjectReferences"])
+        )
+        parameters = endpoint["authorization"]["parameters"]
+        n = len(self.jobs) + 1
+        plan, job = _uid("plan", f"{pid}/{n}"), _uid("job", f"{pid}/{n}")
+        token = f"job-token-{n}"
+        self.jobs[token] = {"project": pid, "plan": plan, "job": job}
+        return {
+            "SYSTEM_ACCESSTOKEN": token,
+            "SYSTEM_OIDCREQUESTURI": f"{self.base_url}/{pid}/_apis/distributedtask/hubs/build"
+            f"/plans/{plan}/jobs/{job}/oidctoken",
+            "AZURESUBSCRIPTION_SERVICE_CONNECTION_ID": endpoint["id"],
+            "AZURESUBSCRIPTION_CLIENT_ID": parameters["serviceprincipalid"],
+            "AZURESUBSCRIPTION_TENANT_ID": parameters["tenantid"],
+        }
+
+    def trust(self, client_id: str, issuer: str, subject: str) -> None:
+        """A federated credential on the identity `client_id` (what provisioning prints as
+        `az ad app federated-credential create`)."""
+        self.federated.add((client_id.lower(), issuer, subject))
+
     def add_entra_group(self, object_id: str, display_name: str) -> None:
         """A group in the tenant's directory, not yet known to the organization."""
         self.directory[object_id.lower()] = display_name
@@ -643,8 +775,10 @@ class AdoFake:
         times: int = 1,
         message: str | None = None,
         headers: dict[str, str] | None = None,
+        *,
+        after: bool = False,
     ) -> Fault:
-        fault = Fault(method.upper(), url_pattern, status, times, message, headers or {})
+        fault = Fault(method.upper(), url_pattern, status, times, message, headers or {}, after)
         self.faults.append(fault)
         return fault
 
@@ -678,6 +812,8 @@ class AdoFake:
         hosts = re.compile(r"https://(?:vssps\.)?dev\.azure\.com/.*", re.IGNORECASE)
         for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"):
             self._mock.add_callback(method, hosts, callback=self._on_request)
+        login = re.compile(re.escape(LOGIN) + r"/.*", re.IGNORECASE)
+        self._mock.add_callback("POST", login, callback=self._on_entra)
         self._mock.start()
 
     def stop(self) -> None:
@@ -722,6 +858,9 @@ class AdoFake:
         accept = str(request.headers.get("Accept", ""))
         version = m[1] if (m := re.search(r"api-version=([\w.\-]+)", accept)) else None
         self.requests.append(Recorded(method, url, body, version))
+        if self.on_request is not None:
+            self.on_request(self.requests[-1])
+        late: Fault | None = None
         for fault in self.faults:
             if (
                 fault.times
@@ -729,11 +868,31 @@ class AdoFake:
                 and re.search(fault.url_pattern, url, re.IGNORECASE)
             ):
                 fault.times -= 1
-                return self._fault(fault, method, url)
+                if not fault.after:
+                    return self._fault(fault, method, url)
+                late = fault
+                break
+        answer = self._handled(request, method, url, body, version)
+        return answer if late is None else self._fault(late, method, url)
+
+    def _handled(
+        self,
+        request: requests.PreparedRequest,
+        method: str,
+        url: str,
+        body: Any,
+        version: str | None,
+    ) -> tuple[int, dict[str, str], str]:
         if "Authorization" not in request.headers:
             return _respond(401, None, text="Unauthorized: a personal access token is needed")
+        scheme, _, token = str(request.headers["Authorization"]).partition(" ")
+        if scheme == "Bearer" and self.accept_token is not None and not self.accept_token(token):
+            self.refused_tokens.append(token)
+            return _respond(401, None, text="Unauthorized: the access token has expired")
         parts = urlsplit(url)
         host = f"{parts.scheme}://{parts.netloc}".lower()
+        if host == DEV and (oidc := _OIDC_PATH.fullmatch(parts.path)) and method == "POST":
+            return self._oidc_token(oidc, parse_qsl(parts.query), token)
         if method == "OPTIONS" and parts.path.lower().rstrip("/") == f"/{self.org}/_apis":
             entries = [loc.entry() for loc in LOCATIONS if loc.host == host]
             return _respond(200, {"count": len(entries), "value": entries})
@@ -767,6 +926,88 @@ class AdoFake:
         found.sort(key=lambda f: f[0])
         assert len(found) == 1 or found[0][0] < found[1][0], f"ambiguous route {path}"
         return found[0][1], found[0][2]
+
+    # --- federated sign-in -----------------------------------------------------------------------
+    def _oidc_token(
+        self, route: re.Match[str], query: list[tuple[str, str]], bearer: str
+    ) -> tuple[int, dict[str, str], str]:
+        """A job's request for a federated token of one of its project's connections."""
+        values = dict(query)
+        job = self.jobs.get(bearer)
+        if (
+            job is None
+            or route["org"].lower() != self.org
+            or job["project"] != route["project"].lower()
+            or (job["plan"], job["job"]) != (route["plan"].lower(), route["job"].lower())
+        ):
+            return _respond(401, None, text="Unauthorized: not this job's access token")
+        if values.get("api-version") != "7.1":
+            self.contract_errors.append(f"oidctoken: api-version {values.get('api-version')}")
+        endpoint = self.endpoints.get(values.get("serviceConnectionId", "").lower())
+        if endpoint is None or job["project"] not in _project_ids(
+            endpoint["serviceEndpointProjectReferences"]
+        ):
+            message = "The service connection does not exist or the job may not use it."
+            return _respond(404, _wrapped(message, "ServiceEndpointNotFoundException"))
+        parameters = endpoint["authorization"]["parameters"]
+        claims = {
+            "iss": parameters["workloadIdentityFederationIssuer"],
+            "sub": parameters["workloadIdentityFederationSubject"],
+            "aud": "api://AzureADTokenExchange",
+            "iat": int(self.now),
+            "exp": int(self.now) + OIDC_LIFETIME,
+            "jti": str(len(self.oidc_tokens) + 1),
+        }
+        jwt = ".".join(
+            (_b64(json.dumps({"alg": "RS256", "typ": "JWT"})), _b64(json.dumps(claims)), "sig")
+        )
+        self.oidc_tokens[jwt] = claims
+        return _respond(200, {"oidcToken": jwt})
+
+    def _on_entra(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        """Entra's token endpoint, for a client credential that is a federated token."""
+        url = request.url or ""
+        raw = request.body.decode() if isinstance(request.body, bytes) else request.body or ""
+        form = dict(parse_qsl(raw))
+        self.requests.append(Recorded("POST", url, form, None))
+        tenant = urlsplit(url).path.strip("/").split("/")[0]
+        if urlsplit(url).path.rstrip("/") != f"/{tenant}/oauth2/v2.0/token":
+            self.unrouted.append(f"POST {url}")
+            raise requests.ConnectionError(f"ado_fake: nothing answers POST {url}")
+
+        def refused(code: str, text: str) -> tuple[int, dict[str, str], str]:
+            body = {"error": "invalid_client", "error_description": f"{code}: {text}"}
+            return _respond(400, body)
+
+        if (
+            form.get("grant_type") != "client_credentials"
+            or form.get("client_assertion_type")
+            != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+        ):
+            return refused("AADSTS900144", "a client assertion is required")
+        claims = self.oidc_tokens.get(form.get("client_assertion", ""))
+        if claims is None:
+            return refused("AADSTS50027", "the client assertion is not a valid token")
+        if claims["exp"] <= self.now:
+            return refused("AADSTS700024", "Client assertion is not within its valid time range")
+        client = form.get("client_id", "").lower()
+        if (client, claims["iss"], claims["sub"]) not in self.federated:
+            return refused("AADSTS70021", "No matching federated identity record found")
+        token = {
+            "tenant": tenant,
+            "client_id": client,
+            "scope": form.get("scope", ""),
+            "access_token": f"entra-token-{len(self.entra_tokens) + 1}",
+            "assertion": claims["jti"],
+        }
+        self.entra_tokens.append(token)
+        answer = {
+            "token_type": "Bearer",
+            "expires_in": ACCESS_TOKEN_LIFETIME,
+            "ext_expires_in": ACCESS_TOKEN_LIFETIME,
+            "access_token": token["access_token"],
+        }
+        return _respond(200, answer)
 
     def _fault(self, fault: Fault, method: str, url: str) -> tuple[int, dict[str, str], str]:
         if fault.status == 403:
@@ -861,6 +1102,21 @@ class AdoFake:
     @staticmethod
     def _collection(items: list[Any]) -> Answer:
         return 200, {"count": len(items), "value": items}
+
+    def _paged(self, call: _Call, items: list[Json]) -> Answer | Paged:
+        """A page of `items` (in id order) from the item whose id the continuationToken names,
+        with x-ms-continuationtoken naming the next page's first item when more follow (git
+        policy configurations document this; the other lists are assumed to do the same)."""
+        items = sorted(items, key=lambda i: i["id"])
+        token = call.query.get("continuationtoken")
+        if token:
+            ids = [str(i["id"]) for i in items]
+            _require(token in ids, f"continuationToken {token} was never handed out")
+            items = items[ids.index(token) :]
+        size = max(self.page_size, 1)
+        if len(items) <= size:
+            return self._collection(items)
+        return *self._collection(items[:size]), {"x-ms-continuationtoken": str(items[size]["id"])}
 
     def _team_body(self, pid: str, name: str, description: str) -> Json:
         tid = _uid("team", f"{self.projects[pid]['name']}/{name}")
@@ -961,7 +1217,7 @@ class AdoFake:
                 raise ServiceError(404, message, "PipelineNotFoundException")
             return 200, found
         listed = [{k: v for k, v in p.items() if k != "configuration"} for p in pipelines.values()]
-        return self._collection(listed)
+        return self._paged(call, listed)
 
     def _create_pipeline(self, call: _Call) -> Answer:
         project, body = call.in_project, call.body
@@ -1018,7 +1274,28 @@ class AdoFake:
             return 200, found
         pattern = call.query.get("name")
         found_all = [e for e in environments.values() if _like(e["name"], pattern)]
-        return self._collection(found_all)
+        return self._paged(call, found_all)
+
+    def _get_queues(self, call: _Call) -> Answer:
+        queues = self.queues[call.in_project["id"]]
+        for pool in self.pools() if self.pools is not None else []:
+            if all(q["name"].lower() != pool.lower() for q in queues.values()):
+                self.add_queue(call.in_project["name"], pool)
+        if "queueId" in call.params:
+            found = queues.get(_int(call.params["queueId"]))
+            if found is None:
+                message = f"Agent queue {call.params['queueId']} does not exist."
+                raise ServiceError(404, message, "TaskAgentQueueNotFoundException")
+            return 200, found
+        names = [n.lower() for n in call.query.get("queuenames", "").split(",") if n]
+        name = call.query.get("queuename")
+        return self._collection(
+            [
+                q
+                for q in queues.values()
+                if (not names or q["name"].lower() in names) and _like(q["name"], name)
+            ]
+        )
 
     def _add_environment(self, call: _Call) -> Answer:
         name = (call.body.get("name") or "").strip()
@@ -1172,36 +1449,78 @@ class AdoFake:
 
     def _checked_check(self, project: Json, body: Json) -> Json:
         kind = str((body.get("type") or {}).get("id") or "").lower()
-        names = {APPROVAL_CHECK: "Approval", TASK_CHECK: "Task Check"}
+        names = {
+            APPROVAL_CHECK: "Approval",
+            TASK_CHECK: "Task Check",
+            EXCLUSIVE_LOCK_CHECK: "ExclusiveLock",
+        }
         _require(kind in names, f"Check type {kind or '(none)'} is not supported by this fake.")
-        resource = body.get("resource") or {}
-        _require(resource.get("type") == "environment", "Only environment checks are faked.")
-        environment = self.environments[project["id"]].get(_int(str(resource.get("id"))))
-        if environment is None:
-            message = f"Environment {resource.get('id')} does not exist in {project['name']}."
-            raise ServiceError(404, message, "EnvironmentNotFoundException")
+        resource = self._check_resource(project, body.get("resource") or {})
         timeout = body.get("timeout")
         _require(isinstance(timeout, int) and 0 < timeout <= 43200, "timeout: 1 to 43200 minutes.")
-        settings = _object(
-            body.get("settings") or None,
-            "A check needs its settings (the SDK's CheckConfiguration model has no settings).",
-        )
+        if kind == EXCLUSIVE_LOCK_CHECK:
+            settings = body.get("settings") or {}
+            _require(settings == {}, "An exclusive lock has no settings.")
+        else:
+            settings = _object(
+                body.get("settings") or None,
+                "A check needs its settings (the SDK's CheckConfiguration model has no settings).",
+            )
         if kind == APPROVAL_CHECK:
             self._check_approval(settings)
-        else:
+        elif kind == TASK_CHECK:
             _check_task_settings(settings)
+        disabled = body.get("isDisabled", False)
+        _require(_is(disabled, bool), "isDisabled must be true or false.")
         return {
             "type": {"id": kind, "name": names[kind]},
             "settings": copy.deepcopy(settings),
             "timeout": timeout,
-            "resource": {
-                "type": "environment",
-                "id": str(environment["id"]),
-                "name": environment["name"],
-            },
+            "isDisabled": disabled,
+            "resource": resource,
             "modifiedBy": self.user,
             "modifiedOn": NOW,
         }
+
+    def _check_resource(self, project: Json, resource: Json) -> Json:
+        """Environments, variable groups and agent queues by their int id, service connections
+        by GUID."""
+        kind, rid = resource.get("type"), str(resource.get("id"))
+        if kind == "environment":
+            found = self.environments[project["id"]].get(_int(rid))
+        elif kind == "endpoint":
+            found = self.endpoints.get(rid.lower())
+            if found and project["id"] not in _project_ids(
+                found["serviceEndpointProjectReferences"]
+            ):
+                found = None
+        elif kind == "variablegroup":
+            found = self.variable_groups.get(_int(rid))
+        elif kind == "queue":
+            found = self.queues[project["id"]].get(_int(rid))
+        else:
+            raise ServiceError(400, f"Resource type {kind} is not faked.", "ArgumentException")
+        if found is None:
+            message = f"{kind} {rid} does not exist in {project['name']}."
+            raise ServiceError(404, message, "ResourceNotFoundException")
+        return {"type": kind, "id": str(found["id"]), "name": found["name"]}
+
+    def add_check(self, project: str, body: Json) -> Json:
+        """A check someone made by hand (in the portal), stored as the service would."""
+        proj = self._project(project)
+        check = self._checked_check(proj, copy.deepcopy(body))
+        cid = self._id("check")
+        check.update(id=cid, createdBy=self.user, createdOn=NOW)
+        self.checks[proj["id"]][cid] = check
+        return check
+
+    def add_policy(self, project: str, body: Json) -> Json:
+        """A branch policy someone else made (another repository's, or project-wide)."""
+        proj = self._project(project)
+        policy = self._checked_policy(proj, copy.deepcopy(body))
+        policy.update(id=self._id("policy"), revision=1)
+        self.policies[proj["id"]][policy["id"]] = policy
+        return policy
 
     def _check_approval(self, settings: Json) -> None:
         approvers = settings.get("approvers") or []
@@ -1316,6 +1635,77 @@ class AdoFake:
         capitalised = {"exact": "Exact", "prefix": "Prefix", "defaultbranch": "DefaultBranch"}
         return {**scope, "matchKind": capitalised[kind]}
 
+    def _get_git_policies(self, call: _Call) -> Answer | Paged:
+        """Policies that apply to a repository's branch: scoped to it exactly, by prefix, or to
+        every repository (repositoryId null); paged with x-ms-continuationtoken."""
+        rid = call.query.get("repositoryid", "").lower()
+        ref = call.query.get("refname")
+        kind = call.query.get("policytype", "").lower()
+
+        def applies(policy: Json) -> bool:
+            for scope in policy["settings"].get("scope") or []:
+                repo = str(scope.get("repositoryId") or "").lower()
+                if repo and rid and repo != rid:
+                    continue
+                match, name = scope.get("matchKind"), scope.get("refName")
+                if ref is None or match == "DefaultBranch":
+                    return True
+                if (match == "Exact" and name == ref) or (
+                    match == "Prefix" and ref.startswith(str(name))
+                ):
+                    return True
+            return False
+
+        found = [
+            p
+            for p in self.policies[call.in_project["id"]].values()
+            if kind in ("", p["type"]["id"]) and applies(p)
+        ]
+        return self._paged(call, found)
+
+    def _permission_key(self, call: _Call) -> tuple[str, str, str]:
+        kind, rid = call.params.get("resourceType", ""), call.params.get("resourceId", "")
+        project = call.in_project
+        self._check_resource(project, {"type": kind, "id": rid})
+        return project["id"], kind, rid.lower()
+
+    def _permission_body(self, key: tuple[str, str, str]) -> Json:
+        state = self.permissions.get(key, {"all": False, "pipelines": {}})
+        return {
+            "resource": {"type": key[1], "id": key[2]},
+            "allPipelines": {"authorized": state["all"], "authorizedBy": self.user}
+            if state["all"]
+            else None,
+            "pipelines": [
+                {"id": pid, "authorized": True, "authorizedBy": self.user, "authorizedOn": NOW}
+                for pid, ok in sorted(state["pipelines"].items())
+                if ok
+            ],
+        }
+
+    def _get_permissions(self, call: _Call) -> Answer:
+        return 200, self._permission_body(self._permission_key(call))
+
+    def _update_permissions(self, call: _Call) -> Answer:
+        key = self._permission_key(call)
+        state = self.permissions.setdefault(key, {"all": False, "pipelines": {}})
+        body = call.body or {}
+        if body.get("allPipelines") is not None:
+            state["all"] = bool(body["allPipelines"].get("authorized"))
+        for pipeline in body.get("pipelines") or []:
+            pid = pipeline.get("id")
+            _require(
+                pid in self.pipelines[key[0]], f"Pipeline {pid} does not exist in the project."
+            )
+            state["pipelines"][pid] = bool(pipeline.get("authorized"))
+        return 200, self._permission_body(key)
+
+    def authorized(self, project: str, kind: str, resource_id: str) -> tuple[bool, set[int]]:
+        """(open to all pipelines, the pipelines authorized) for a resource."""
+        key = (self._project(project)["id"], kind, str(resource_id).lower())
+        state = self.permissions.get(key, {"all": False, "pipelines": {}})
+        return state["all"], {p for p, ok in state["pipelines"].items() if ok}
+
     # --- service endpoints -----------------------------------------------------------------------
     def _get_endpoints(self, call: _Call) -> Answer:
         names = [n.lower() for n in call.query.get("endpointnames", "").split(",") if n]
@@ -1373,6 +1763,30 @@ class AdoFake:
             "serviceEndpointProjectReferences": copy.deepcopy(references),
         }
         return 200, self.endpoints[eid]
+
+    def _update_endpoint(self, call: _Call) -> Answer:
+        eid = call.params.get("endpointId", "").lower()
+        existing = self.endpoints.get(eid)
+        if existing is None:
+            raise ServiceError(
+                404, f"Service connection {eid} does not exist.", "ServiceEndpointNotFoundException"
+            )
+        body = call.body
+        data = body.get("data") or {}
+        _check_azurerm_data(data)
+        authorization = body.get("authorization") or {}
+        parameters = _checked_authorization(authorization, data)
+        if authorization["scheme"] == "WorkloadIdentityFederation":
+            references = existing["serviceEndpointProjectReferences"]
+            parameters.update(
+                self._federation(eid, existing["name"], references[0], parameters["tenantid"])
+            )
+        existing.update(
+            description=body.get("description") or "",
+            authorization={"scheme": authorization["scheme"], "parameters": parameters},
+            data=copy.deepcopy(data),
+        )
+        return 200, existing
 
     def _federation(self, eid: str, name: str, reference: Json, tenant: str) -> dict[str, str]:
         """Issuer and subject the service hands out, for the Entra federated credential."""
@@ -1835,11 +2249,18 @@ def _check_task_settings(settings: Json) -> None:
     known = {"definitionRef", "displayName", "inputs", "linkedVariableGroup", "retryInterval"}
     _require(set(settings) <= known, f"Task check settings are {sorted(known)}")
     definition = settings.get("definitionRef") or {}
+    if (
+        str(definition.get("id", "")).lower() == BUSINESS_HOURS_TASK
+        and definition.get("name") == "evaluateBusinessHours"
+    ):
+        inputs = settings.get("inputs") or {}
+        _require(all(isinstance(v, str) for v in inputs.values()), "Task inputs are all strings.")
+        return
     _require(
         str(definition.get("id", "")).lower() == BRANCH_CONTROL_TASK
         and definition.get("name") == "evaluatebranchProtection"
         and definition.get("version") == "0.0.1",
-        "Only the Branch control task check (evaluatebranchProtection 0.0.1) is faked.",
+        "Only the Branch control and Business hours task checks are faked.",
     )
     inputs = settings.get("inputs") or {}
     _require(

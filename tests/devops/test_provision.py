@@ -11,7 +11,19 @@ from mlops.backends.azure.clients import AzureClients
 from mlops.config.loader import LoadedConfig
 from mlops.errors import BackendError, ConfigError
 from mlops.services import infra
-from tests.devops.ado_fake import APPROVAL_CHECK, BUILD_POLICY, TASK_CHECK, AdoFake
+from tests.devops.ado_fake import (
+    APPROVAL_CHECK,
+    BUILD_POLICY,
+    EXCLUSIVE_LOCK_CHECK,
+    TASK_CHECK,
+    AdoFake,
+)
+from tests.devops.conftest import (
+    PROD_DEPLOYMENT_CLIENT,
+    PROMOTION_CLIENT,
+    deployed_pools,
+    without_promotion,
+)
 from tests.infra.arm_fake import FakeArm
 
 GROUPS = {
@@ -23,9 +35,10 @@ GROUPS = {
 
 
 @pytest.fixture
-def ado(monkeypatch: pytest.MonkeyPatch) -> Iterator[AdoFake]:
+def ado(monkeypatch: pytest.MonkeyPatch, arm: FakeArm) -> Iterator[AdoFake]:
     monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)  # the Entra token route
     fake = AdoFake()
+    fake.pools = deployed_pools(arm)  # the pools provisioning deploys bring their queues
     for object_id, name in GROUPS.items():
         fake.add_entra_group(object_id, name)
     with fake:
@@ -36,37 +49,48 @@ def _provision(loaded: LoadedConfig, clients: AzureClients) -> infra.ProvisionRe
     return infra.provision(loaded, None, clients, poll_seconds=0.01, replication_delays=(0.0,))
 
 
-def _checks(ado: AdoFake) -> dict[tuple[str, str], dict]:
+def _checks(ado: AdoFake) -> dict[tuple[str, str, str], dict]:
+    """(resource type, resource name, kind) -> the body each check was created with."""
+    kinds = {APPROVAL_CHECK: "approval", TASK_CHECK: "branch", EXCLUSIVE_LOCK_CHECK: "lock"}
     out = {}
     for request in ado.writes():
         if request.path.endswith("/checks/configurations") and request.method == "POST":
             body = request.body
-            kind = "approval" if body["type"]["id"] == APPROVAL_CHECK else "branch"
-            out[(body["resource"]["name"], kind)] = body
+            resource = body["resource"]
+            out[(resource["type"], resource["name"], kinds[body["type"]["id"]])] = body
     return out
 
 
 def test_the_whole_platform_provisions_the_devops_project_with_gated_environments(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+    platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    result = _provision(vnet_project, clients)
+    result = _provision(platform_project, clients)
 
     assert result.applied[-2:] == ["roles", "devops"]
     ado.assert_clean()  # every body fit the REST specification and the SDK's models
-    checks = _checks(ado)
-    assert set(checks) == {
-        ("test", "approval"),
-        ("prod", "approval"),
-        ("platform", "approval"),
-        ("prod", "branch"),
-        ("platform", "branch"),
+    checks = {(kind, name, check): body for (kind, name, check), body in _checks(ado).items()}
+    environments = {(n, c) for k, n, c in checks if k == "environment"}
+    assert environments == {
+        (env, check)
+        for env in ("test", "prod", "platform")
+        for check in ("approval", "branch", "lock")
     }
+    connections = {(n, c) for k, n, c in checks if k == "endpoint"}
+    assert connections == {
+        *(
+            (f"contoso-churn-{env}", check)
+            for env in ("test", "prod", "platform")
+            for check in ("approval", "branch")
+        ),
+        ("contoso-churn-promotion", "branch"),  # runs unattended in CT: no approval
+    }
+    checks = {(n, c): body for (_, n, c), body in checks.items() if _ == "environment"}
     prod = checks[("prod", "approval")]
     owners = ado.identity_id("0a000000-0000-4000-8000-000000000001")
     assert prod["settings"]["approvers"] == [{"id": owners}]
     assert prod["settings"]["minRequiredApprovers"] == 2
     assert prod["settings"]["requesterCannotBeApprover"] is True
-    approval = vnet_project.config.environments.azure["prod"].approval
+    approval = platform_project.config.environments.azure["prod"].approval
     assert approval is not None and prod["timeout"] == approval.timeout_minutes
     engineers = ado.identity_id("0b000000-0000-4000-8000-000000000002")
     assert checks[("test", "approval")]["settings"]["approvers"] == [{"id": engineers}]
@@ -91,12 +115,17 @@ def test_the_whole_platform_provisions_the_devops_project_with_gated_environment
         "contoso-churn-dev",
         "contoso-churn-test",
         "contoso-churn-prod",
+        "contoso-churn-promotion",
         "contoso-churn-platform",
     }
     assert {e["authorization"]["scheme"] for e in endpoints} == {"WorkloadIdentityFederation"}
     # what each identity must trust is read back from Azure DevOps, not guessed
     federation = {f["connection"]: f for f in result.federation}
-    assert federation["contoso-churn-prod"]["client_id"] == "1d000000-0000-4000-8000-000000000007"
+    # each connection signs in as its purpose's identity: prod's deployment identity, the
+    # promotion identity; test falls back to identities.cicd.test as the RBAC model does
+    assert federation["contoso-churn-prod"]["client_id"] == PROD_DEPLOYMENT_CLIENT
+    assert federation["contoso-churn-promotion"]["client_id"] == PROMOTION_CLIENT
+    assert federation["contoso-churn-test"]["client_id"] == "1d000000-0000-4000-8000-000000000006"
     assert federation["contoso-churn-prod"]["issuer"].startswith(
         "https://login.microsoftonline.com/"
     )
@@ -111,12 +140,12 @@ def test_the_whole_platform_provisions_the_devops_project_with_gated_environment
 
 
 def test_an_unchanged_second_provision_sends_no_write(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+    platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(vnet_project, clients)
+    _provision(platform_project, clients)
     ado_writes, arm_writes = len(ado.writes()), len(arm.writes())
 
-    again = _provision(vnet_project, clients)
+    again = _provision(platform_project, clients)
 
     assert again.applied == []
     assert len(ado.writes()) == ado_writes and len(arm.writes()) == arm_writes
@@ -125,29 +154,33 @@ def test_an_unchanged_second_provision_sends_no_write(
 
 
 def test_a_failure_halfway_resumes_on_the_next_run(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+    platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    ado.fail("POST", r"/checks/configurations", 500, times=1)
+    ado.fail("POST", r"/checks/configurations", 500, times=4, headers={"Retry-After": "0"})
 
     with pytest.raises(BackendError) as failed:
-        _provision(vnet_project, clients)
-    assert "approval check on environment test" in failed.value.message
+        _provision(platform_project, clients)  # four tries, then it gives up
+    assert "test: approval check" in failed.value.message
 
-    _provision(vnet_project, clients)
+    _provision(platform_project, clients)
 
     ado.assert_clean()
-    assert len(_checks(ado)) == 5  # each check once: nothing made twice
+    posts = [w for w in ado.writes() if w.path.endswith("/checks/configurations")]
+    [stored] = ado.checks.values()
+    # 16 on environments and connections, branch control on the test and prod pools' queues
+    assert len(stored) == 18  # each check once: nothing made twice
+    assert len(posts) == 18 + 4  # the four refused, then one each
     pipelines = [w for w in ado.writes() if w.path.endswith("/_apis/pipelines")]
     assert len(pipelines) == 4
 
 
 def test_a_missing_permission_names_the_object_and_the_permission(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+    platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
     ado.fail("POST", r"/_apis/pipelines\b", 403, times=1)
 
     with pytest.raises(BackendError) as denied:
-        _provision(vnet_project, clients)
+        _provision(platform_project, clients)
 
     assert "creating pipeline churn-ci" in denied.value.message
     assert "permission" in denied.value.message.lower()
@@ -160,24 +193,26 @@ def test_what_provisioning_devops_needs_is_asked_for_before_any_call(
     from mlops.config.loader import load_config
     from tests.infra.conftest import copy_config
 
-    path = copy_config("vnet", tmp_path)
+    path = without_promotion(copy_config("vnet", tmp_path))
     text = path.read_text()
     path.write_text(text.replace("  platform: {client_id", "  # platform: {client_id"))
 
     with pytest.raises(ConfigError) as missing:
         _provision(load_config(path), clients)
 
-    assert any(i.path == "identities.platform" for i in missing.value.issues)
+    paths = {i.path for i in missing.value.issues}
+    assert "identities.platform" in paths
+    assert "identities.promotion" in paths  # the only writer of the registry: CT needs it
     assert arm.requests == [] and ado.requests == []
 
 
 def test_each_persona_group_joins_its_team_and_data_scientists_cannot_edit_pipelines(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+    platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
     from mlops.services.devops import DENIED_BITS
     from tests.devops.ado_fake import BUILD_NAMESPACE, build_token
 
-    _provision(vnet_project, clients)
+    _provision(platform_project, clients)
 
     scientists = ado.team_descriptor("churn", "churn data scientists")
     members = {m for m, team in ado.memberships if team == scientists}
@@ -191,25 +226,28 @@ def test_each_persona_group_joins_its_team_and_data_scientists_cannot_edit_pipel
 
 
 def test_groups_known_to_the_organisation_are_found_across_pages(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
+    platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
     ado.graph_page_size = 1  # one group per page: the continuation token is followed
-    _provision(vnet_project, clients)
+    _provision(platform_project, clients)
     writes = len(ado.writes())
 
-    _provision(vnet_project, clients)
+    _provision(platform_project, clients)
 
     assert len(ado.writes()) == writes
 
 
 def test_a_missing_project_is_reported_by_name_before_any_write(
-    vnet_project: LoadedConfig, clients: AzureClients, arm: FakeArm, monkeypatch: pytest.MonkeyPatch
+    platform_project: LoadedConfig,
+    clients: AzureClients,
+    arm: FakeArm,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)
     with AdoFake(projects=()) as empty:
         plan = None
         with pytest.raises(BackendError) as missing:
-            plan = infra.plan(vnet_project, None, clients)
+            plan = infra.plan(platform_project, None, clients)
 
         assert plan is None
         assert "project churn" in missing.value.message

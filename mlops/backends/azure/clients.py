@@ -1,12 +1,15 @@
 """One factory for every Azure SDK client, so tests can hand all of them one transport.
 
-Credentials come from `azure-identity`'s DefaultAzureCredential: an Azure CLI login on a
-workstation, a managed identity on an agent, workload identity federation in pipelines.
-No secret passes through this tool, and no token is ever printed or written.
+Credentials come from `azure-identity`. Inside an Azure Pipelines step signed in through a
+workload-identity service connection, `AzurePipelinesCredential`: it asks Azure DevOps for a
+fresh federated token at each sign-in, so a job outlives the 10 minutes one token lasts.
+Elsewhere DefaultAzureCredential: an Azure CLI login on a workstation, a managed identity on
+an agent. No secret passes through this tool, and no token is ever printed or written.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -101,13 +104,22 @@ class AzureClients:
             return MLClient(self.credential, registry_name=registry, **self._kwargs())
 
 
-def default_clients(tenant_id: str | None = None) -> AzureClients:
-    from azure.identity import DefaultAzureCredential
+def default_clients(
+    tenant_id: str | None = None, environ: Mapping[str, str] | None = None
+) -> AzureClients:
+    """Clients signed in as the pipeline step's service connection when running in one (see
+    `pipeline_credential`), else through DefaultAzureCredential."""
+    from mlops.backends.azure.devops import pipeline_credential
 
     kwargs: dict[str, Any] = {}
     if tenant_id:
         kwargs["additionally_allowed_tenants"] = [tenant_id]
-    return AzureClients(DefaultAzureCredential(**kwargs))
+    credential = pipeline_credential(environ, **kwargs)
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential(**kwargs)
+    return AzureClients(credential)
 
 
 def signed_in(clients: AzureClients) -> str | None:
