@@ -39,7 +39,9 @@ def deploy(
         ),
     ] = "local",
     model: ModelOption = None,
-    stop: Annotated[bool, typer.Option("--stop", help="Stop the local endpoint.")] = False,
+    stop: Annotated[
+        bool, typer.Option("--stop", help="Stop the local endpoint (--env local only).")
+    ] = False,
     port: Annotated[
         int | None,
         typer.Option(
@@ -101,6 +103,8 @@ def deploy(
         for given, flag, why in (
             (port, "--port", "Azure ML picks the endpoint's address"),
             (env_mode, "--env-mode", "Azure ML builds the deployment's environment"),
+            # an Azure deployment is never stopped by a flag that also starts one
+            (stop or None, "--stop", "an Azure endpoint is not stopped by mlops"),
         ):
             if given is not None:
                 from mlops.errors import BadInputError
@@ -289,22 +293,37 @@ def list_endpoints(
 def smoke(
     ctx: typer.Context,
     env: EnvOption = LocalEnv.local,
+    request: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--request",
+            "-r",
+            metavar="FILE",
+            help="A JSON request (or a folder of them) to send instead of"
+            " model.sample_request. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
-    """Send the sample request(s) named in mlops.yaml to the local endpoint.
+    """Send the sample request(s) named in mlops.yaml (or --request) to the local endpoint.
 
     Checks the status code, the answer against the output schema the endpoint publishes
-    (swagger.json) and one answer per row; prints latency. Exit 1 on any mismatch.
+    (swagger.json, from the script's @output_schema; a script without one publishes none
+    and any JSON answer passes that check) and one answer per row of the request's `data`;
+    prints latency. Exit 1 on any mismatch.
 
     [bold]Examples[/bold]
 
       mlops smoke --env local
+
+      mlops smoke --request model-1/sample-request.json
     """
     from mlops.services import deploy as service
 
     current = session(ctx, config=config, output=output)
-    result = service.smoke_local(current.load())
+    result = service.smoke_local(current.load(), requests=request)
     if current.json:
         _output.emit_json(result.to_dict())
     else:
@@ -320,8 +339,9 @@ def _print_smoke(result) -> None:
     for check in result.checks:
         mark = "[green]✓[/green]" if check["ok"] else "[red]✗[/red]"
         latency = check["latency_ms"]
+        schema = "" if check["output_schema"] else " (no output schema published)"
         console.print(
-            f"{mark} {escape(check['sample'])}: {check['status']}, latency median"
+            f"{mark} {escape(check['sample'])}: {check['status']}{schema}, latency median"
             f" {latency['median']} ms, max {latency['max']} ms"
         )
         for problem in check["problems"]:

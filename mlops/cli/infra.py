@@ -60,7 +60,8 @@ def plan(
         typer.Option(
             "--detailed-exitcode",
             help="Exit 0 when nothing changes, 3 when something changes or may change"
-            " (what Azure cannot predict), 1 on error, 2 on bad input.",
+            " (what Azure cannot predict), 1 on error or when the plan could not compare"
+            " with Azure (no credentials: offline), 2 on bad input.",
         ),
     ] = False,
     prune: Annotated[
@@ -91,10 +92,19 @@ def plan(
       mlops plan --env prod --out plan.json
 
       mlops plan --detailed-exitcode     in CI: 0 none, 3 changes or may change
+
+    With --detailed-exitcode an offline plan is an error (exit 1): it compares nothing,
+    so it can tell neither "no changes" nor "changes" (--offline with it is bad input).
     """
+    from mlops.errors import BadInputError
     from mlops.services import infra
 
     current = session(ctx, config=config, output=output)
+    if offline and detailed_exitcode:
+        raise BadInputError(
+            "--detailed-exitcode reports what differs from Azure; --offline compares nothing",
+            hint="drop one of them: mlops plan --detailed-exitcode (signed in), or --offline",
+        )
     loaded = current.load()
     infra.select(loaded, env)  # an unknown --env is bad input before any call
     reason = "--offline" if offline else infra.online_reason(loaded, env)
@@ -120,6 +130,20 @@ def plan(
         show_plan(result, verbose=current.verbose)
         if out is not None:
             _output.stderr().print(f"plan saved to {out}")
+    if detailed_exitcode and result.offline:
+        from mlops.errors import MlopsError
+
+        # not a comparison: exiting 0 or 3 would claim to know (Terraform exits 1 when it
+        # cannot refresh); printed on stderr, so stdout keeps the one plan document
+        _output.error(
+            MlopsError(
+                f"--detailed-exitcode: the plan could not compare with Azure ({reason});"
+                " it lists the rendered resources only",
+                hint="sign in (az login, or the pipeline's service connection) and run again",
+            ),
+            as_json=False,
+        )
+        raise typer.Exit(1)
     if detailed_exitcode and (result.has_changes or result.has_unknown):
         raise typer.Exit(3)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -154,6 +155,82 @@ def show(
     console.print(evidence)
 
 
+@app.command()
+def register(
+    ctx: typer.Context,
+    path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="PATH",
+            help="The model folder: an MLflow model (with its MLmodel file), or any folder"
+            " with --scoring-script.",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[
+        str, typer.Option("--name", "-n", metavar="NAME", help="Model name.", show_default=False)
+    ],
+    scoring_script: Annotated[
+        Path | None,
+        typer.Option(
+            "--scoring-script",
+            "-s",
+            metavar="FILE",
+            help="Its scoring script (init() and run()), served with it by"
+            " `mlops deploy --env local`. Default for an MLflow model: model.scoring_script.",
+            show_default=False,
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tag", "-t", metavar="KEY=VALUE", help="A tag. Repeatable.", show_default=False
+        ),
+    ] = None,
+    description: Annotated[
+        str | None,
+        typer.Option("--description", metavar="TEXT", help="Description.", show_default=False),
+    ] = None,
+    config: ConfigOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Register a model trained elsewhere in the local registry (as `az ml model create`).
+
+    The folder is kept as Azure ML keeps it (AZUREML_MODEL_DIR/<folder>/...), the scoring
+    script beside it. The version is recorded as not gate-promoted (tag gate_decision:
+    not promoted), so it never becomes champion by itself: serve it by its version.
+
+    [bold]Examples[/bold]
+
+      mlops models register model-1/model --name sklearn-regression \\
+          --scoring-script model-1/onlinescoring/score.py --tag framework=sklearn
+
+      mlops deploy --env local --model sklearn-regression:1
+
+      mlops smoke --request model-1/sample-request.json
+    """
+    from mlops.services import models
+    from mlops.services.run import state_dir
+
+    current = session(ctx, config=config, output=output)
+    loaded = current.load()
+    found = models.register(
+        state_dir(loaded),
+        path,
+        name,
+        scoring_script=scoring_script,
+        tags=tag,
+        description=description,
+    )
+    if current.json:
+        _output.emit_json({"ok": True, **_version_dict(found)})
+        return
+    _output.success(f"registered {found.name}:{found.version} (not gate-promoted)")
+    _output.stderr().print(
+        f"  serve it: mlops deploy --env local --model {found.name}:{found.version}"
+    )
+
+
 def ui(
     ctx: typer.Context,
     port: Annotated[int, typer.Option("--port", "-p", help="Port on 127.0.0.1.")] = 5000,
@@ -161,7 +238,9 @@ def ui(
 ) -> None:
     """Open the MLflow UI on the local tracking store and registry (loopback only).
 
-    Runs in the foreground until Ctrl-C.
+    Runs in the foreground until Ctrl-C. There is no --host: the store has no
+    authentication, so the UI listens on 127.0.0.1 only; reach it from another machine
+    through an SSH tunnel (ssh -L 5000:127.0.0.1:5000 HOST).
 
     [bold]Examples[/bold]
 
@@ -178,7 +257,11 @@ def ui(
     processes.ensure_port_free(port)
     open_client(state)  # the store made (or migrated) under its lock, not by the UI racing a run
     uri = f"sqlite:///{state / 'mlflow.db'}"
-    _output.stderr().print(f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl-C stops it")
+    _output.stderr().print(
+        f"MLflow UI on http://127.0.0.1:{port} (store {uri}); Ctrl-C stops it\n"
+        f"  loopback only, by design (the store has no authentication); from another"
+        f" machine, tunnel: ssh -L {port}:127.0.0.1:{port} THIS_HOST"
+    )
     command = [
         sys.executable,
         "-m",
@@ -192,6 +275,10 @@ def ui(
         "127.0.0.1",
         "--port",
         str(port),
+        # only these Host headers (no DNS rebinding); said explicitly, MLflow no longer
+        # suggests `--host 0.0.0.0`, which mlops does not offer
+        "--allowed-hosts",
+        f"127.0.0.1:{port},localhost:{port}",
     ]
     # its own process group, stopped whole (uvicorn or gunicorn, huey) on SIGTERM/INT/HUP
     code = processes.run_foreground(command, env={**os.environ, "MLFLOW_TRACKING_URI": uri})

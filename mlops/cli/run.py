@@ -100,7 +100,7 @@ def run(
 
       mlops run
 
-      mlops run pipelines/train.yml --set inputs.learning_rate=0.05
+      mlops run pipelines/train.yml --set inputs.regularization=0.5
 
       mlops run jobs/train.yml        a command job: one step, run as a one-step pipeline
 
@@ -343,6 +343,12 @@ def validate(
     loaded = _config_if_any(current)
     if not paths:
         paths = [current.load().root / "pipelines"]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise PipelineError(
+            f"not found: {', '.join(map(str, missing))}",
+            hint="pass existing pipeline or component files, or folders holding them",
+        )
     files = sorted({f for p in paths for f in ([p] if p.is_file() else _yaml_files(p))}, key=str)
     if not files:
         raise PipelineError(

@@ -55,8 +55,8 @@ def ensure(
         say(spec.notice)
     root = cache.envs_dir(cache_dir)
     env = root / spec.digest
-    if cache.read_record(env) is not None:  # the common case: built before, no lock to find it
-        _touch(env, used_by)
+    if (record := cache.read_record(env)) is not None:  # the common case: built before
+        _use(env, record, used_by, say)
         return env / "bin"
     uv = _uv()
     python, fallback = _interpreter(uv, spec.python_version)
@@ -69,8 +69,8 @@ def ensure(
         requested = spec.python_version
         spec = replace(spec, python=fallback)  # its own cache key: 3.10 later builds anew
         env = root / spec.digest
-        if cache.read_record(env) is not None:
-            _touch(env, used_by)
+        if (record := cache.read_record(env)) is not None:
+            _use(env, record, used_by, say)
             return env / "bin"
     root.mkdir(parents=True, exist_ok=True)
     from filelock import FileLock, Timeout
@@ -84,7 +84,7 @@ def ensure(
     try:
         record = cache.read_record(env)
         if record is not None:  # another process built it while we waited
-            cache.touch(record, used_by)
+            _settle(record, used_by, say)
         else:
             if env.exists():  # a folder with no record is not an environment: set it aside
                 cache.remove(env)
@@ -92,6 +92,58 @@ def ensure(
     finally:
         lock.release()
     return env / "bin"
+
+
+def _use(
+    env: Path, record: cache.EnvRecord, used_by: str | list[str] | None, say: Progress
+) -> None:
+    """Record the use of a built environment; compile its bytecode first if it has none."""
+    if record.bytecode:
+        _touch(env, used_by)
+        return
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(cache.lock_path(env))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        say(f"waiting for another process using the environment {record.digest[:12]}")
+        lock.acquire()
+    try:
+        found = cache.read_record(env)  # another process may have compiled it meanwhile
+        if found is not None:
+            _settle(found, used_by, say)
+    finally:
+        lock.release()
+
+
+def _settle(record: cache.EnvRecord, used_by: str | list[str] | None, say: Progress) -> None:
+    """Under the env's lock: an environment built before mlops compiled bytecode (or by
+    another build) gets it now, once; then the use is recorded."""
+    if not record.bytecode:
+        say(f"compiling the bytecode of environment {record.digest[:12]} (once)")
+        record.bytecode = compile_bytecode(record.path)
+    cache.touch(record, used_by)
+
+
+def compile_bytecode(env: Path) -> bool:
+    """Compile every module of the environment at `env` with its own Python (bytecode is per
+    Python version), in parallel; True when that ran. Steps import from the cache, not
+    compile: where PYTHONDONTWRITEBYTECODE is set they could never cache it themselves, and
+    MLflow, pandas and scikit-learn then take 5 s to import instead of 2. A module that does
+    not compile (a Python 2 test fixture, say) is left as it is, as uv leaves it."""
+    python = env / "bin" / "python"
+    try:
+        subprocess.run(
+            [str(python), "-I", "-m", "compileall", "-q", "-q", "-j", "0", str(env / "lib")],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except OSError as exc:
+        log.warning("cannot compile the bytecode of %s: %s", env, exc)
+        return False
+    return True
 
 
 def _touch(env: Path, used_by: str | list[str] | None) -> None:
@@ -131,10 +183,8 @@ def _build(
             requirements = temporary / "mlops-requirements.txt"
             requirements.write_text("\n".join(spec.requirements) + "\n", encoding="utf-8")
             target = temporary / "bin" / "python"
-            _run(
-                [uv, "pip", "install", "--quiet", "--python", str(target), "-r", str(requirements)],
-                spec,
-            )
+            install = [uv, "pip", "install", "--quiet", "--compile-bytecode"]
+            _run([*install, "--python", str(target), "-r", str(requirements)], spec)
         now = time.time()
         cache.write_record(
             cache.EnvRecord(
@@ -149,6 +199,7 @@ def _build(
                 last_used=now,
                 size=cache.tree_size(temporary),
                 used_by=[used_by] if isinstance(used_by, str) else list(used_by or []),
+                bytecode=True,
             )
         )
         os.rename(temporary, env)

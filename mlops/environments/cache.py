@@ -52,6 +52,9 @@ class EnvRecord:
     size: int
     used_by: list[str] = field(default_factory=list)
     python_requested: str | None = None  # set when that Python was missing and another used
+    #: its packages' bytecode is compiled (`__pycache__`): steps import them without compiling,
+    #: which they cannot cache themselves where PYTHONDONTWRITEBYTECODE is set
+    bytecode: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,7 @@ class EnvRecord:
             "source": self.source,
             "python": self.python,
             "python_requested": self.python_requested,
+            "bytecode": self.bytecode,
             "requirements": self.requirements,
             "created": self.created,
             "last_used": self.last_used,
@@ -86,6 +90,7 @@ def read_record(env: Path) -> EnvRecord | None:
             size=int(data["size"]),
             used_by=[str(u) for u in data.get("used_by") or []],
             python_requested=data.get("python_requested"),
+            bytecode=data.get("bytecode") is True,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

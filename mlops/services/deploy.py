@@ -140,8 +140,8 @@ def deploy_local(
     version = resolve_model(loaded, reference)
     name = endpoint_name(loaded)
     local = endpoints(loaded)
-    code_root, script = scoring_code(loaded)
     state = state_dir(loaded)
+    code = _version_scoring_code(loaded, version)
     max_bytes = loaded.config.deployment.max_request_bytes
     label = environment_label(spec)
     bin_dir = serving_bin(spec, progress)  # before the lock: a build may take a while
@@ -160,7 +160,13 @@ def deploy_local(
             version.name,
             version.version,
             lambda model_dir, chosen: ServerSpec(
-                code_root, script, model_dir, _workers(), chosen, max_bytes, bin_dir, shim
+                *code(model_dir.parents[2] / "code"),
+                model_dir,
+                _workers(),
+                chosen,
+                max_bytes,
+                bin_dir,
+                shim,
             ),
             fetch_model=lambda model_dir: registry(state).download(
                 version.name, version.version, model_dir
@@ -170,6 +176,26 @@ def deploy_local(
             environment=label,
         )
     return endpoint, True
+
+
+def _version_scoring_code(
+    loaded: LoadedConfig, version: Any
+) -> Callable[[Path], tuple[Path, Path]]:
+    """Where a version's scoring code comes from, given a folder to put it in: its own
+    script when it was registered with one (`mlops models register --scoring-script`), else
+    model.scoring_script from mlops.yaml (checked now, before anything starts)."""
+    from mlops.backends.local.model_import import SCORING_TAG, download_scoring_script
+
+    artifact = version.tags.get(SCORING_TAG)
+    if artifact is None or version.run_id is None:
+        configured = scoring_code(loaded)
+        return lambda folder: configured
+
+    def fetch(folder: Path) -> tuple[Path, Path]:
+        script = download_scoring_script(state_dir(loaded), version.run_id, artifact, folder)
+        return script.parent, script
+
+    return fetch
 
 
 def stop_local(loaded: LoadedConfig) -> tuple[Any, str] | None:
@@ -202,8 +228,11 @@ class SmokeResult:
         return {"ok": self.ok, "url": self.url, "checks": self.checks}
 
 
-def smoke_local(loaded: LoadedConfig, repeats: int = 5) -> SmokeResult:
-    """Send the sample request(s) from mlops.yaml; check status, schema and row count."""
+def smoke_local(
+    loaded: LoadedConfig, repeats: int = 5, requests: list[Path] | None = None
+) -> SmokeResult:
+    """Send `requests`, else the sample request(s) from mlops.yaml; check status, the
+    published output schema (when the script declares one) and one answer per row."""
     from mlops.backends.local.serving import HEALTHY
 
     name = endpoint_name(loaded)
@@ -220,9 +249,9 @@ def smoke_local(loaded: LoadedConfig, repeats: int = 5) -> SmokeResult:
         )
     schema = _response_schema(endpoint.swagger)
     result = SmokeResult(endpoint.url)
-    for sample in _samples(loaded):
+    for sample in _request_files(requests) if requests else _samples(loaded):
         body = sample.read_bytes()
-        rows = len(json.loads(body).get("data", []))
+        rows = _rows(body)
         latencies, status_code, answer = [], 0, None
         for _ in range(repeats):
             started = time.perf_counter()
@@ -231,10 +260,13 @@ def smoke_local(loaded: LoadedConfig, repeats: int = 5) -> SmokeResult:
         problems = _check(status_code, answer, schema, rows)
         result.checks.append(
             {
-                "sample": str(sample.relative_to(loaded.root)),
+                "sample": _shown(sample, loaded.root),
                 "status": status_code,
                 "ok": not problems,
                 "problems": problems,
+                # a script without @output_schema publishes none: answers are not checked
+                # against a schema then, only for status and one answer per row
+                "output_schema": schema is not None,
                 "latency_ms": {
                     "median": round(statistics.median(latencies), 2),
                     "max": round(max(latencies), 2),
@@ -258,6 +290,40 @@ def _samples(loaded: LoadedConfig) -> list[Path]:
     return files
 
 
+def _request_files(paths: list[Path]) -> list[Path]:
+    """--request files or folders of *.json; BadInputError naming --request."""
+    from mlops.errors import BadInputError
+
+    files: list[Path] = []
+    for path in paths:
+        found = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        if not found or not all(f.is_file() for f in found):
+            raise BadInputError(
+                f"--request: {path} has no JSON request",
+                hint="give a JSON file (or a folder of them), e.g. sample-request.json",
+            )
+        files += [f.resolve() for f in found]
+    return files
+
+
+def _rows(body: bytes) -> int | None:
+    """How many answers the request asks for: the rows of its `data`, when it has them."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    data = request.get("data") if isinstance(request, dict) else None
+    return len(data) if isinstance(data, list) else None
+
+
+def _shown(path: Path, root: Path) -> str:
+    """A sample's path as people read it: relative to the project when inside it."""
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:  # a sample outside the project (`model.sample_request: ../x.json`)
+        return display_path(path.resolve())
+
+
 def _post(url: str, body: bytes) -> tuple[int, Any]:
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
@@ -279,23 +345,39 @@ def _response_schema(swagger_url: str) -> dict[str, Any] | None:
         schema = swagger["paths"]["/score"]["post"]["responses"]["200"]["schema"]
     except (OSError, ValueError, KeyError):
         return None
+    definitions = swagger.get("definitions", {})
+    if definitions.get("ServiceOutput") == _UNDECLARED and schema.get("$ref", "").endswith(
+        "/ServiceOutput"
+    ):
+        return None  # the server's placeholder for a run() without @output_schema
     # its $ref points into the document's definitions: carry them along
-    return {**schema, "definitions": swagger.get("definitions", {})}
+    return {**schema, "definitions": definitions}
 
 
-def _check(status: int, answer: Any, schema: dict[str, Any] | None, rows: int) -> list[str]:
+#: what azureml-inference-server-http publishes as the output schema of an undecorated run()
+_UNDECLARED = {"type": "object", "example": {}}
+
+
+def _check(status: int, answer: Any, schema: dict[str, Any] | None, rows: int | None) -> list[str]:
+    """Problems with one answer: not 200; not what the published output schema says (a
+    script without @output_schema publishes none: any JSON answer passes that check); not
+    one answer per row, for an answer that is a list or a mapping of lists."""
     if status != 200:
         return [f"expected status 200, got {status}: {str(answer)[:300]}"]
-    if schema is None:
-        return ["the endpoint publishes no output schema (swagger.json); declare @output_schema"]
-    import jsonschema
+    problems: list[str] = []
+    if schema is not None:
+        import jsonschema
 
-    validator = jsonschema.Draft4Validator(schema)  # Swagger 2 schemas are draft 4
-    problems = [
-        f"{'/'.join(map(str, e.path)) or 'response'}: {e.message}"
-        for e in validator.iter_errors(answer)
-    ]
-    if not problems and isinstance(answer, dict):
+        validator = jsonschema.Draft4Validator(schema)  # Swagger 2 schemas are draft 4
+        problems = [
+            f"{'/'.join(map(str, e.path)) or 'response'}: {e.message}"
+            for e in validator.iter_errors(answer)
+        ]
+    if problems or rows is None:
+        return problems
+    if isinstance(answer, list) and len(answer) != rows:
+        problems.append(f"response: {len(answer)} answers for {rows} rows")
+    elif isinstance(answer, dict):
         for key, values in answer.items():
             if isinstance(values, list) and len(values) != rows:
                 problems.append(f"{key}: {len(values)} values for {rows} rows")
@@ -323,13 +405,14 @@ def serve_foreground(
     processes.ensure_port_free(port)
     spec = serving_environment(loaded, mode)
     version = resolve_model(loaded, reference)
-    code_root, script = scoring_code(loaded)
+    code = _version_scoring_code(loaded, version)
     serve = state_dir(loaded) / "serve"
     model_dir = serve / "azureml-models" / version.name / version.version
     serve.mkdir(parents=True, exist_ok=True)
     with FileLock(serve / ".lock"):  # two `mlops serve` at once download it once
-        if not any(model_dir.rglob("MLmodel")):
+        if not model_dir.is_dir() or not any(model_dir.iterdir()):
             registry(state_dir(loaded)).download(version.name, version.version, model_dir)
+        code_root, script = code(serve / "code" / version.name / version.version)
     bin_dir = serving_bin(spec, progress)
     server = ServerSpec(
         code_root,

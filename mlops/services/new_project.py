@@ -100,8 +100,18 @@ def create(target: Path, name: str | None = None) -> NewProject:
     _dump(yaml, pipeline, target / pipeline_file)
     (target / "pyproject.toml").write_text(_pyproject(name), encoding="utf-8")
     (target / "README.md").write_text(_readme(name), encoding="utf-8")
+    _render(target)
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     return NewProject(target.resolve(), name, files)
+
+
+def _render(root: Path) -> None:
+    """What mlops.yaml derives (`.azuredevops/` CI and the ARM templates), so the project's
+    CI exists from the first commit and its `mlops render --check` step passes."""
+    from mlops.config import load_config
+    from mlops.services import render
+
+    render.write(load_config(root / "mlops.yaml"))
 
 
 def _dump(yaml, data, path: Path) -> None:
@@ -110,16 +120,36 @@ def _dump(yaml, data, path: Path) -> None:
     path.write_text(stream.getvalue(), encoding="utf-8")
 
 
+#: the distribution that provides the `mlops` command (the PyPI name `mlops` is another project)
+DISTRIBUTION = "azure-mlops-scaffold"
+
+
 def _pyproject(name: str) -> str:
-    """The new project's pytest and ruff settings; its code runs from src/, not installed."""
+    """The new project's dependencies, `dev` extra (what its CI installs), pytest and ruff
+    settings. Its code runs from src/ and is installable, so `pip install -e ".[dev]"` works."""
     q = json.dumps
+    package = min(p.name for p in (template_root() / "src").iterdir() if p.is_dir())
     return "\n".join(
         [
+            "[build-system]",
+            'requires = ["hatchling>=1.24"]',
+            'build-backend = "hatchling.build"',
+            "",
             "[project]",
             f"name = {q(name)}",
             'version = "0.1.0"',
             'requires-python = ">=3.11"',
-            'dependencies = ["mlops[model]"]',
+            f"dependencies = [{q(DISTRIBUTION + '[model]')}]",
+            "",
+            "[project.optional-dependencies]",
+            '# what CI installs (.azuredevops/templates/setup.yml: pip install -e ".[dev]")',
+            f'dev = [{q(DISTRIBUTION + "[model]")}, "pytest>=8.2", "pytest-cov>=5.0", "ruff>=0.6"]',
+            "",
+            "[tool.hatch.build]",
+            'dev-mode-dirs = ["src"]  # editable: src/ on the path, as pytest puts it',
+            "",
+            "[tool.hatch.build.targets.wheel]",
+            f"packages = [{q('src/' + package)}]",
             "",
             "[tool.pytest.ini_options]",
             'testpaths = ["tests"]',
@@ -129,6 +159,10 @@ def _pyproject(name: str) -> str:
             "",
             "[tool.ruff]",
             "line-length = 100",
+            'target-version = "py311"',
+            "",
+            "[tool.ruff.lint]",
+            'select = ["E", "F", "W", "I", "B", "UP", "SIM", "RUF"]',
             "",
         ]
     )
@@ -140,19 +174,21 @@ def _readme(name: str) -> str:
 A model project on the `mlops` platform, created by `mlops init` from the reference project
 (a breast-cancer screening classifier: replace it with your model).
 
-With mlops installed (`pip install "mlops[model]" pytest`, from your platform's index or
-wheel):
+Install it with mlops (the `{DISTRIBUTION}` distribution) and its dev tools, as its CI
+does:
 
 ```bash
+pip install -e ".[dev]"
 pytest                                   # the model's unit tests
 mlops up                                 # train, gate, register, serve locally, smoke-test
 mlops run                                # train, gate and register only
 mlops models show {name}                 # the champion, its lineage and the gate's evidence
-mlops run --set inputs.regularization=0.01   # a better model: the gate promotes it
+mlops run --set inputs.regularization=0.5    # another C: the gate decides, with evidence
 ```
 
 - `src/diagnosis/`: production code (prep, train, evaluate = the gate, register, score).
 - `pipelines/train.yml`: the Azure ML pipeline; the same file runs locally and in Azure ML.
 - `experiments/`: exploration, never imported by production code.
 - `mlops.yaml`: the one source of truth (`mlops config show` prints it with defaults).
+- `.azuredevops/` and `infra/`: rendered from `mlops.yaml` by `mlops render`; never edit them.
 """

@@ -74,6 +74,15 @@ def package(loaded: LoadedConfig, reference: str | None, out: Path | None) -> Pa
     if out is not None:
         _refuse_inside_code(out, code_root, snapshot)
     version = deploy.resolve_model(loaded, reference)
+    from mlops.backends.local.model_import import SCORING_TAG
+
+    if SCORING_TAG in version.tags:  # its own script, not model.scoring_script: not packed yet
+        raise BadInputError(
+            f"{version.name}:{version.version} was registered with its own scoring script;"
+            " `mlops package` packs model.scoring_script only",
+            hint="serve it with `mlops deploy --env local`, or package a version `mlops run`"
+            " registered",
+        )
     folder = (out or state_dir(loaded) / "packages" / f"{version.name}-{version.version}").resolve()
     if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
         raise BadInputError(

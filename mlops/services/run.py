@@ -20,6 +20,7 @@ from mlops.pipeline.plan import RunPlan, plan_job
 
 if TYPE_CHECKING:
     from mlops.backends.local.tracking import Tracking
+    from mlops.backends.local.tracking_server import LazyTrackingServer
     from mlops.pipeline.spec import PipelineJob
 
 #: the default of `mlops run --env-mode` (isolated when unset)
@@ -101,10 +102,18 @@ def new_run_id() -> str:
 
 
 def provided_inputs(
-    loaded: LoadedConfig, run_id: str, *, force_register: bool = False
+    loaded: LoadedConfig,
+    run_id: str,
+    *,
+    force_register: bool = False,
+    champion: Callable[[str], str] | None = None,
 ) -> dict[str, str]:
     """Pipeline inputs mlops fills when a pipeline declares them, so mlops.yaml stays the one
-    source of truth for the gate and every run carries its lineage."""
+    source of truth for the gate and every run carries its lineage. `champion(model_name)`
+    gives the registry's champion version ("none"): an input, so the gate's steps are reused
+    exactly while the champion and the gate's settings stay the same; by default the local
+    registry's."""
+    from mlops.gate import CHAMPION_INPUT, guardrails_text
     from mlops.services.lineage import build_lineage
 
     values = {
@@ -114,14 +123,22 @@ def provided_inputs(
     }
     model = loaded.config.model
     if model is not None:
+        name = model.name or loaded.config.project.name
         values |= {
-            "model_name": model.name or loaded.config.project.name,
+            "model_name": name,
             "primary_metric": model.primary_metric,
             "direction": model.direction,
             "min_improvement": str(model.min_improvement),
+            "guardrails": guardrails_text(model.guardrails),
         }
         if model.threshold is not None:
             values["threshold"] = str(model.threshold)
+        if champion is None:
+            from mlops.backends.local.registry import champion_version
+
+            values[CHAMPION_INPUT] = champion_version(state_dir(loaded), name)
+        else:
+            values[CHAMPION_INPUT] = champion(name)
     return values
 
 
@@ -290,24 +307,30 @@ def execute(
     environments: dict[str, Path] | None = None,
     on_progress: Callable[[str], None] | None = None,
     on_note: Callable[[str, str], None] | None = None,
+    server: LazyTrackingServer | None = None,
 ) -> RunSummary:
     """Run `plan` under `.mlops/runs/RUN_ID/`, tracked in MLflow. An interrupted run is
     recorded as KILLED and the interruption goes on up; a run past `timeout_s` as FAILED.
 
     `environments` is what `build_environments(plan)` returned (built here when None). When
     a step runs in its own environment, an MLflow tracking server over the run's store serves
-    it for the duration of the run, and is stopped however the run ends. `on_note` gets a
+    it for the duration of the run (`server`, from `tracking_server`, when the caller started
+    it earlier; else one of its own), and is stopped however the run ends. `on_note` gets a
     step's progress (a sweep's trials: done, best so far) as (step, line)."""
     from mlops.backends.local.tracking import Tracking
 
     if environments is None:
         environments = build_environments(plan, on_progress=on_progress)
-    state = state_dir(loaded)
     started = time.perf_counter()
-    tracking = Tracking(state)  # creates or migrates the store before any server opens it
-    run_dir = state / "runs" / run_id
-    run_dir.mkdir(parents=True)
-    with _tracking_server(tracking, environments, run_dir / "tracking_server.log") as uri:
+    with contextlib.ExitStack() as stack:
+        if server is None:
+            server = stack.enter_context(tracking_server(loaded, run_id, early=bool(environments)))
+        # the store created or migrated before any step's server opens it: by the server
+        # when it was started early (no MLflow import here), else by MLflow here
+        tracking = Tracking(
+            state_dir(loaded), made_by=server.wait_store if server.started else None
+        )
+        (state_dir(loaded) / "runs" / run_id).mkdir(parents=True, exist_ok=True)
         return _execute(
             loaded,
             plan,
@@ -319,28 +342,40 @@ def execute(
             on_line,
             timeout_s,
             environments,
-            uri,
+            server if environments else None,
             on_note=on_note,
         )
 
 
 @contextlib.contextmanager
-def _tracking_server(
-    tracking: Tracking, environments: dict[str, Path], log: Path
-) -> Iterator[str | None]:
-    """The URI of an MLflow server over the run's store while steps run in their own
-    environments (None when none does); stopped on the way out, however the run ends."""
-    if not environments:
-        yield None
-        return
-    from mlops.backends.local.tracking_server import TrackingServer
+def tracking_server(
+    loaded: LoadedConfig, run_id: str, *, early: bool = True
+) -> Iterator[LazyTrackingServer]:
+    """The MLflow server over the store of run `run_id`, for its steps that run in their own
+    environments; stopped on the way out, however the run ends. Started on first use, or at
+    once when `early` and the store is fresh (or another MLflow's): then MLflow has to be
+    imported and the store made anyway, and the server does both while the caller plans.
+    A run folder left holding only the server's log (nothing ran) is removed."""
+    from mlops.backends.local._sqlstore import Store
+    from mlops.backends.local.tracking_server import LazyTrackingServer
 
-    server = TrackingServer.start(tracking.uri, tracking.artifacts, log)
+    state = state_dir(loaded)
+    run_dir = state / "runs" / run_id
+    server = LazyTrackingServer(state, run_dir / "tracking_server.log")
+    store = Store.open(state) if early else None
+    if store is not None:
+        store.close()
+    elif early:
+        server.start()
     try:
-        server.wait_ready()
-        yield server.uri
+        yield server
     finally:
         server.stop()
+        with contextlib.suppress(OSError):
+            if not server.asked and [p.name for p in run_dir.iterdir()] == [server.log.name]:
+                server.log.unlink()
+                run_dir.rmdir()
+                run_dir.parent.rmdir()  # only when empty: other runs keep it
 
 
 def _execute(
@@ -354,7 +389,7 @@ def _execute(
     on_line: Callable[[str, str], None] | None,
     timeout_s: float | None,
     environments: dict[str, Path],
-    server_uri: str | None,
+    server_uri: Callable[[], str] | None,
     *,
     on_note: Callable[[str, str], None] | None = None,
 ) -> RunSummary:

@@ -73,19 +73,22 @@ def up(
     clock.lap("set up", f"local state in {state}")
 
     run_id = run.new_run_id()
-    plan = run.prepare(loaded, None, {}, run_id=run_id, mode=mode)
-    deploy.serving_environment(loaded, mode)  # refused now, not after training
-    environments = run.build_environments(plan, on_progress=progress)
-    if on_plan is not None:
-        on_plan(list(plan.steps))
-    summary.run = run.execute(
-        loaded,
-        plan,
-        run_id=run_id,
-        use_cache=use_cache,
-        on_event=on_event,
-        environments=environments,
-    )
+    # on a fresh project the steps' tracking server makes the store while the run is planned
+    with run.tracking_server(loaded, run_id, early=run.env_mode(mode) == "isolated") as server:
+        plan = run.prepare(loaded, None, {}, run_id=run_id, mode=mode)
+        deploy.serving_environment(loaded, mode)  # refused now, not after training
+        environments = run.build_environments(plan, on_progress=progress)
+        if on_plan is not None:
+            on_plan(list(plan.steps))
+        summary.run = run.execute(
+            loaded,
+            plan,
+            run_id=run_id,
+            use_cache=use_cache,
+            on_event=on_event,
+            environments=environments,
+            server=server,
+        )
     reused = sum(s.status == "reused" for s in summary.run.steps.values())
     clock.lap(
         "train, gate, register",

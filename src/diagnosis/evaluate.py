@@ -1,16 +1,18 @@
 """Evaluate step, the gate: challenger against champion on the same holdout data.
 
 `promoted` and `not promoted` are both successful outcomes; the evidence is a JSON report
-and PNG plots in MLflow. A model below the absolute threshold is never registerable. The
-champion is found by its version's tags, not an alias (Azure ML's registry has none), and the
-decision and its reason are tags on this step's run: all `mlops run` can read of it on Azure.
+and PNG plots in MLflow. A model below the absolute threshold, or past one of the guardrails
+(bounds on other metrics, e.g. recall >= 0.95), is never registerable; the primary metric
+decides only among models within every guardrail. The champion is found by its version's
+tags, not an alias (Azure ML's registry has none), and the decision and its reason are tags
+on this step's run: all `mlops run` can read of it on Azure.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -36,41 +38,148 @@ def classification_metrics(y_true: Any, probability: Any, cutoff: float = 0.5) -
     }
 
 
+NO_GUARDRAILS = NO_CHAMPION = "none"  # the pipeline inputs' "nothing" (mlops.gate says the same)
+
+Metrics = float | Mapping[str, float]  # a model's primary metric, or all its metrics
+
+
+@dataclass(frozen=True)
+class Guardrail:
+    """Bounds a metric must respect (inclusive), whatever the primary metric says."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    def broken(self, metrics: Mapping[str, float]) -> str | None:
+        """Why `metrics` break this guardrail, or None when they respect it."""
+        value = metrics.get(self.metric)
+        if value is None:
+            return f"{self.metric} was not measured (guardrail {self.describe()})"
+        if self.min is not None and value < self.min:
+            return f"{self.metric} {value:.4f} is below the guardrail's minimum {self.min:.4f}"
+        if self.max is not None and value > self.max:
+            return f"{self.metric} {value:.4f} is above the guardrail's maximum {self.max:.4f}"
+        return None
+
+    def describe(self) -> str:
+        """`recall >= 0.95`, `fpr >= 0 and <= 0.1`."""
+        bounds = ((">=", self.min), ("<=", self.max))
+        return f"{self.metric} " + " and ".join(
+            f"{op} {value:g}" for op, value in bounds if value is not None
+        )
+
+
+Guardrails = Mapping[str, Guardrail]
+
+
+def parse_guardrails(text: str | None) -> dict[str, Guardrail]:
+    """The `guardrails` input (`recall:min:0.95,precision:max:1.0`, or "none") as guardrails;
+    `mlops.gate.guardrails_text` writes it from mlops.yaml's model.guardrails."""
+    found: dict[str, dict[str, float]] = {}
+    if not text or text.strip().lower() == NO_GUARDRAILS:
+        return {}
+    for part in text.split(","):
+        try:
+            metric, kind, value = part.strip().split(":")
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"guardrail {part!r} is not METRIC:min|max:VALUE") from None
+        if kind not in ("min", "max") or not metric:
+            raise ValueError(f"guardrail {part!r} is not METRIC:min|max:VALUE")
+        found.setdefault(metric, {})[kind] = number
+    return {metric: Guardrail(metric, **bounds) for metric, bounds in found.items()}
+
+
+def guardrail_checks(metrics: Mapping[str, float], guardrails: Guardrails) -> dict[str, dict]:
+    """Each guardrail with its bounds, the value measured and whether it passed: for the report."""
+    return {
+        name: {
+            "min": rail.min,
+            "max": rail.max,
+            "value": metrics.get(rail.metric),
+            "passed": rail.broken(metrics) is None,
+        }
+        for name, rail in sorted(guardrails.items())
+    }
+
+
+def report_guardrails(report: Mapping[str, Any]) -> dict[str, Guardrail]:
+    """The guardrails a gate report was decided with (none for a report from before them)."""
+    checked = (report.get("guardrails") or {}).get("challenger") or {}
+    return {
+        name: Guardrail(name, check.get("min"), check.get("max")) for name, check in checked.items()
+    }
+
+
 @dataclass(frozen=True)
 class Decision:
     promoted: bool
-    registerable: bool  # False: below the absolute threshold, never registered, not even forced
+    registerable: bool  # False: below the threshold or past a guardrail, never registered
     reason: str
+    broken_guardrails: tuple[str, ...] = ()  # the guardrails the challenger broke, by metric
+
+
+def _broken(metrics: Metrics | None, guardrails: Guardrails) -> dict[str, str]:
+    table = metrics if isinstance(metrics, Mapping) else {}
+    found = {name: rail.broken(table) for name, rail in sorted(guardrails.items())}
+    return {name: why for name, why in found.items() if why is not None}
 
 
 def decide(
-    challenger: float,
-    champion: float | None,
+    challenger: Metrics,
+    champion: Metrics | None,
     *,
     metric: str,
     direction: str,
     threshold: float | None,
     min_improvement: float,
+    guardrails: Guardrails | None = None,
 ) -> Decision:
-    """The gate's rule: meet the threshold, then beat the champion by at least min_improvement."""
+    """The gate's rule: meet the threshold and every guardrail, then beat the champion by at
+    least min_improvement. The primary metric decides only among models that pass every
+    guardrail: a champion that breaks one is replaced by a challenger that passes them all.
+
+    `challenger` and `champion` are a model's primary metric or all its metrics (guardrails
+    need all: a guardrail whose metric is missing is broken)."""
+    rails = guardrails or {}
     sign = 1 if direction == "maximize" else -1
-    if threshold is not None and sign * (challenger - threshold) < 0:
+    mine = challenger[metric] if isinstance(challenger, Mapping) else challenger
+    if threshold is not None and sign * (mine - threshold) < 0:
         bound = "below the minimum" if sign > 0 else "above the maximum"
-        return Decision(False, False, f"{metric} {challenger:.4f} is {bound} {threshold:.4f}")
+        return Decision(False, False, f"{metric} {mine:.4f} is {bound} {threshold:.4f}")
+    broken = _broken(challenger, rails)
+    if broken:
+        return Decision(
+            False,
+            False,
+            "guardrail broken: " + "; ".join(broken.values()),
+            tuple(broken),
+        )
+    kept = " and every guardrail" if rails else ""
     if champion is None:
-        return Decision(True, True, f"no champion yet; {metric} {challenger:.4f} meets the bar")
-    improvement = sign * (challenger - champion)
+        return Decision(True, True, f"no champion yet; {metric} {mine:.4f} meets the bar{kept}")
+    theirs = champion[metric] if isinstance(champion, Mapping) else champion
+    champion_broken = _broken(champion, rails)
+    if champion_broken:
+        return Decision(
+            True,
+            True,
+            f"the champion breaks a guardrail ({'; '.join(champion_broken.values())}); the"
+            f" challenger passes every guardrail ({metric} {mine:.4f} against {theirs:.4f})",
+        )
+    improvement = sign * (mine - theirs)
     if improvement <= 0 or improvement < min_improvement:
         return Decision(
             False,
             True,
-            f"{metric} {challenger:.4f} against champion {champion:.4f}: improvement"
+            f"{metric} {mine:.4f} against champion {theirs:.4f}: improvement"
             f" {improvement:+.4f} is not above the required {min_improvement:.4f}",
         )
     return Decision(
         True,
         True,
-        f"{metric} {challenger:.4f} beats champion {champion:.4f} by {improvement:+.4f}",
+        f"{metric} {mine:.4f} beats champion {theirs:.4f} by {improvement:+.4f}",
     )
 
 
@@ -81,17 +190,19 @@ class Verdict:
 
 
 def gate(
-    challenger: float,
+    challenger: Metrics,
     versions: champion.Versions,
-    champion_score: Callable[[str], float],
+    champion_score: Callable[[str], Metrics],
     *,
     metric: str,
     direction: str,
     threshold: float | None,
     min_improvement: float,
+    guardrails: Guardrails | None = None,
 ) -> Verdict:
     """The whole gate on plain data: the champion chosen among (version, tags) pairs by their
-    tags (no alias: Azure ML has none), scored by `champion_score(version)`, then `decide`.
+    tags (no alias: Azure ML has none), scored by `champion_score(version)` (its primary
+    metric, or all its metrics when there are guardrails), then `decide`.
     Both backends call exactly this, whatever listed the versions."""
     current = champion.choose(versions)
     decision = decide(
@@ -101,6 +212,7 @@ def gate(
         direction=direction,
         threshold=threshold,
         min_improvement=min_improvement,
+        guardrails=guardrails,
     )
     return Verdict(decision, current)
 
@@ -175,8 +287,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--direction", choices=["maximize", "minimize"], required=True)
     parser.add_argument("--threshold", type=float, default=None, help="the absolute bar")
     parser.add_argument("--min-improvement", type=float, default=0.0)
+    parser.add_argument(
+        "--guardrails", default=NO_GUARDRAILS, help="METRIC:min|max:VALUE,... or none"
+    )
+    parser.add_argument(
+        "--champion-version",
+        default=None,
+        help="the champion when the run started (the reuse key); the registry has the last word",
+    )
     parser.add_argument("--report-out", type=Path, required=True)
     args = parser.parse_args(argv)
+    try:
+        guardrails = parse_guardrails(args.guardrails)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     holdout = pd.read_csv(args.prepared / "holdout.csv")
     dataset = json.loads((args.prepared / "dataset.json").read_text())
@@ -194,20 +318,27 @@ def main(argv: list[str] | None = None) -> None:
         model = mlflow.sklearn.load_model(f"models:/{args.model_name}/{version}")
         scores["champion"] = model.predict_proba(features)[:, 1]
         results["champion"] = classification_metrics(truth, scores["champion"])
-        return results["champion"][metric]
+        return results["champion"]
 
     versions = _listed(args.model_name)
     threshold = args.threshold
     verdict = gate(
-        results["challenger"][metric],
+        results["challenger"],
         versions,
         score,
         metric=metric,
         direction=args.direction,
         threshold=threshold,
         min_improvement=args.min_improvement,
+        guardrails=guardrails,
     )
     decision = verdict.decision
+    expected = args.champion_version
+    if expected is not None and expected != (verdict.champion or NO_CHAMPION):
+        print(
+            f"gate: the champion moved since the run started ({expected} then,"
+            f" {verdict.champion or NO_CHAMPION} now): compared with the champion as it is now"
+        )
     champion_info = None
     if verdict.champion is not None:
         tags = dict(versions)[verdict.champion]
@@ -222,6 +353,9 @@ def main(argv: list[str] | None = None) -> None:
         "direction": args.direction,
         "threshold": threshold,
         "min_improvement": args.min_improvement,
+        "guardrails": {
+            role: guardrail_checks(values, guardrails) for role, values in results.items()
+        },
         "challenger": {"metrics": results["challenger"], "dataset": dataset},
         "champion": None
         if champion_info is None

@@ -2,9 +2,10 @@
 
 Not promoted is a successful outcome: nothing is registered and the champion stays. Forcing
 (`--force-register true`, for platform engineers) registers a model the gate did not promote
-and says so in its tags, but never makes it champion; a model below the absolute threshold is
-never registered. The decision is taken again, under the registry's lock, when another run
-registered a new champion since this run's gate: the better model ends as champion.
+and says so in its tags, but never makes it champion; a model below the absolute threshold or
+past a guardrail is never registered. The decision is taken again, under the registry's lock,
+when another run registered a new champion since this run's gate: the better model ends as
+champion.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ def recheck(report: dict[str, Any], current: Any | None, prepared: Path | None) 
     if before == now or not report["registerable"]:
         return report
     metric = report["primary_metric"]
-    challenger = report["challenger"]["metrics"][metric]
+    challenger = report["challenger"]["metrics"]
     moved = f"at registration the champion is version {now}, not {before or 'none'}"
     if current is None:  # the champion the gate saw is gone: compare with no champion
         metrics = None
@@ -71,24 +72,47 @@ def recheck(report: dict[str, Any], current: Any | None, prepared: Path | None) 
 
         model = mlflow.sklearn.load_model(f"models:/{current.name}/{current.version}")
         metrics = holdout_metrics(prepared, model)
-    from diagnosis.evaluate import decide
+    from diagnosis.evaluate import decide, report_guardrails
 
     decision = decide(
         challenger,
-        None if metrics is None else metrics[metric],
+        metrics,
         metric=metric,
         direction=report["direction"],
         threshold=report["threshold"],
         min_improvement=report["min_improvement"],
+        guardrails=report_guardrails(report),
     )
     return {
         **report,
         "decision": "promoted" if decision.promoted else "not promoted",
         "promoted": decision.promoted,
         "registerable": decision.registerable,
+        "broken_guardrails": list(decision.broken_guardrails),
         "reason": f"{moved}: {decision.reason}",
         "champion": None if metrics is None else {"metrics": metrics, "version": now},
     }
+
+
+PIPELINE_RUN_TAG = "mlops.run_id"  # set by mlops on the pipeline run, locally and on Azure ML
+
+
+def pipeline_run_id(client: Any) -> str:
+    """The pipeline run this step belongs to: the `mlops.run_id` tag of its parent MLflow run
+    (mlops tags the local parent run and the Azure ML pipeline job with it), else the parent's
+    own id, else "unknown"."""
+    import os
+
+    step_run = os.environ.get("MLFLOW_RUN_ID")
+    if not step_run:
+        return "unknown"
+    try:
+        parent = client.get_run(step_run).data.tags.get("mlflow.parentRunId")
+        if not parent:
+            return "unknown"
+        return client.get_run(parent).data.tags.get(PIPELINE_RUN_TAG) or parent
+    except Exception:  # lineage is recorded as found: a missing parent is not a failed step
+        return "unknown"
 
 
 def _flag(text: str) -> bool:
@@ -102,9 +126,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--prepared", type=Path, default=None, help="the gate's holdout")
     parser.add_argument("--model-name", required=True)
     parser.add_argument("--force-register", default="false")
+    parser.add_argument(
+        "--champion-version", default=None, help="the champion when the run started (reuse key)"
+    )
     parser.add_argument("--out", type=Path, required=True)
     for key in LINEAGE:
-        parser.add_argument(f"--{key.replace('_', '-')}", default="unknown")
+        default = None if key == "pipeline_run_id" else "unknown"
+        parser.add_argument(f"--{key.replace('_', '-')}", default=default)
     args = parser.parse_args(argv)
 
     report = json.loads((args.report / "gate_report.json").read_text())
@@ -126,6 +154,8 @@ def _decide_and_register(
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
+    if args.pipeline_run_id is None:  # not an input: it changes every run, the step would never
+        args.pipeline_run_id = pipeline_run_id(client)  # be reused
     logged = False
     if report["registerable"] and (report["promoted"] or force):
         # the slow part (copying the model) before the lock: it decides nothing

@@ -50,6 +50,24 @@ def test_continuous_training_submits_the_pipeline_with_lineage_and_reports_the_g
     assert ("Completed", "evaluate") in events
 
 
+def test_continuous_training_gives_the_gate_the_workspace_champion_and_the_guardrails(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake
+) -> None:
+    """The inputs that decide whether Azure ML may reuse the evaluate and register steps:
+    the champion by the rule the local run applies (a forced version never is), and the gate
+    from mlops.yaml, as `mlops run` gives them locally."""
+    aml.seed_model("diagnosis", "1", gate_decision="promoted", forced="false")
+    aml.seed_model("diagnosis", "2", gate_decision="promoted", forced="false")
+    aml.seed_model("diagnosis", "3", gate_decision="not promoted", forced="true")
+
+    _run(project, clients)
+
+    [job_put] = [w for w in aml.writes() if "/jobs/" in w.path]
+    inputs = job_put.body["properties"]["inputs"]
+    assert inputs["champion_version"]["value"] == "2"
+    assert inputs["guardrails"]["value"] == "recall:min:0.95"
+
+
 def test_no_wait_returns_once_submitted_with_the_job_url(
     project: LoadedConfig, clients: AzureClients, aml: AmlFake
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -156,3 +158,37 @@ def test_ctrl_c_during_a_build_leaves_no_half_environment(tmp_path):
     build.wait(timeout=30)
     assert build.returncode != 0
     assert [p.name for p in (cache / "envs").iterdir() if not p.name.endswith(".lock")] == []
+
+
+def _compiled(bin_dir: Path, module: str) -> list[Path]:
+    site = next((bin_dir.parent / "lib").glob("python*/site-packages"))
+    return list(site.glob(f"__pycache__/{module}.cpython-*.pyc"))
+
+
+def test_built_environments_hold_compiled_bytecode(tmp_path, monkeypatch):
+    # where bytecode is never written, steps would otherwise compile every import every time
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    bin_dir = ensure(from_requirements(["six==1.16.0"]), cache_dir=tmp_path / "cache")
+    assert bin_dir is not None
+    assert _compiled(bin_dir, "six")
+    assert read_record(bin_dir.parent).bytecode
+
+
+def test_an_environment_built_without_bytecode_gets_it_compiled_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    cache, spec = tmp_path / "cache", from_requirements(["six==1.16.0"])
+    bin_dir = ensure(spec, cache_dir=cache)
+    assert bin_dir is not None
+    for folder in list(bin_dir.parent.rglob("__pycache__")):  # as mlops built them before
+        shutil.rmtree(folder)
+    record = bin_dir.parent / "mlops-env.json"
+    record.write_text(json.dumps({**json.loads(record.read_text()), "bytecode": False}))
+    assert not _compiled(bin_dir, "six")
+
+    said: list[str] = []
+    assert ensure(spec, cache_dir=cache, on_progress=said.append) == bin_dir
+    assert _compiled(bin_dir, "six") and read_record(bin_dir.parent).bytecode
+    assert ensure(spec, cache_dir=cache, on_progress=said.append) == bin_dir
+    assert [m for m in said if "compiling" in m] == [
+        f"compiling the bytecode of environment {spec.digest[:12]} (once)"
+    ]

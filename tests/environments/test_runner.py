@@ -151,11 +151,11 @@ def test_a_build_failure_exits_1_naming_the_environment_and_the_step(envs_projec
     assert not Path(".mlops/runs").exists() or not any(Path(".mlops/runs").iterdir())
 
 
-def _answers(uri: str) -> bool:
+def _answers(uri: str, timeout: float = 2) -> bool:
     import urllib.request
 
     try:
-        with urllib.request.urlopen(f"{uri}/health", timeout=2):
+        with urllib.request.urlopen(f"{uri}/health", timeout=timeout):
             return True
     except OSError:
         return False
@@ -194,7 +194,8 @@ def test_the_tracking_server_stops_with_the_run_however_it_ends(
     )
     wait_for(started, run)
     uri = started.read_text().strip()
-    assert uri.startswith("http://127.0.0.1:") and _answers(uri)
+    # listening from the start: a step may ask before the app is up, and gets its answer
+    assert uri.startswith("http://127.0.0.1:") and _answers(uri, timeout=60)
     if stop == "SIGTERM":
         run.send_signal(signal.SIGTERM)
     assert run.wait(timeout=60) == (143 if stop == "SIGTERM" else 1)

@@ -33,6 +33,8 @@ def pipeline_project(
         (root / "mlops.yaml").write_text(config)
         (root / ".mlops").mkdir()
         shutil.copy(empty_mlflow_db, root / ".mlops" / "mlflow.db")
+        # the schema MLflow made, as it records it: runs then write the tables directly
+        shutil.copy(empty_mlflow_db.with_name("mlflow.schema.json"), root / ".mlops")
         monkeypatch.chdir(root)
         return root
 

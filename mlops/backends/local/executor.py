@@ -82,8 +82,9 @@ class RunContext:
     #: step id -> the `bin` folder of its built environment; absent: the CLI's environment
     environments: dict[str, Path] = field(default_factory=dict)
     #: MLFLOW_TRACKING_URI for steps in their own environment (they cannot open the SQLite
-    #: store with their own MLflow); the others get `tracking.uri`
-    isolated_tracking_uri: str | None = None
+    #: store with their own MLflow), or what gives it (a server started on first use); the
+    #: others get `tracking.uri`
+    isolated_tracking_uri: str | Callable[[], str] | None = None
 
 
 class Executor:
@@ -389,8 +390,9 @@ class Executor:
             environment["VIRTUAL_ENV"] = str(isolated.parent)
             for name in ("PYTHONHOME", "CONDA_PREFIX", "__PYVENV_LAUNCHER__"):
                 environment.pop(name, None)
-            assert self.ctx.isolated_tracking_uri is not None, "no tracking server"
-            tracking_uri = self.ctx.isolated_tracking_uri
+            given = self.ctx.isolated_tracking_uri
+            assert given is not None, "no tracking server"
+            tracking_uri = given() if callable(given) else given
         if step.component.uses_drivers:
             shim = str(self.drivers_path())
             given = environment.get("PYTHONPATH")

@@ -279,7 +279,7 @@ class LocalEndpoints:
                     hint="fix the scoring script or the model, then deploy again;"
                     " the previous endpoint (if any) is still serving",
                 )
-            time.sleep(0.2)
+            time.sleep(0.05)
 
 
 def _launch(server: ServerSpec, log: Path) -> int:

@@ -1,15 +1,20 @@
 """MLflow on SQLite under `.mlops/`: a parent run per pipeline run, a child run per step.
 
-MLflow types stay in this module; callers see run ids and plain dicts.
+MLflow types stay in this module; callers see run ids and plain dicts. Once MLflow has created
+the store, a run's bookkeeping goes to its tables directly (`_sqlstore`), without importing
+MLflow (2.5 s); reading runs back (`mlops runs`) uses MLflow.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from mlops.backends.local._sqlstore import Store, remember_schema
 
 PIPELINE_TAG = "mlops.run_id"
 STEP_TAG = "mlops.step"
@@ -18,6 +23,16 @@ REUSED_TAG = "mlops.reused_from"
 OWNER_TAGS = ("mlops.host", "mlops.pid", "mlops.pid_started")
 STORE_LOCK = "store.lock"
 REGISTRY_LOCK = "registry.lock"
+
+
+def store_uri(state_dir: Path) -> str:
+    """The MLflow URI of the store under `state_dir` (an absolute path: steps run elsewhere)."""
+    return f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
+
+
+def artifact_root(state_dir: Path) -> str:
+    """Where the runs' artifacts go: files under `state_dir`, written by the steps directly."""
+    return (state_dir.resolve() / "artifacts").as_uri()
 
 
 def open_client(state_dir: Path) -> Any:
@@ -30,11 +45,12 @@ def open_client(state_dir: Path) -> Any:
     for name in ("mlflow", "alembic"):  # after import: mlflow configures its loggers then
         logging.getLogger(name).setLevel(logging.WARNING)
     state_dir.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{state_dir.resolve() / 'mlflow.db'}"
+    uri = store_uri(state_dir)
     with FileLock(state_dir / STORE_LOCK, timeout=300):
         client = MlflowClient(tracking_uri=uri, registry_uri=uri)
         client.search_experiments(max_results=1)  # the tracking store: tables, migrations
         client.search_registered_models(max_results=1)  # the registry store on the same file
+        remember_schema(state_dir)  # what the warm path checks before it writes the tables
     return client
 
 
@@ -85,19 +101,42 @@ class TrackedRun:
 
 
 class Tracking:
-    """Thread-safe access to the local MLflow tracking store."""
+    """Thread-safe access to the local MLflow tracking store: a run's bookkeeping through
+    the store's tables when MLflow created them (no MLflow import), else through MLflow."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self._client = open_client(state_dir)
+    def __init__(self, state_dir: Path, *, made_by: Callable[[], object] | None = None) -> None:
+        """`made_by`, when given, waits for another process that creates or migrates the
+        store (the run's tracking server, started early): then this one needs no MLflow."""
         self.state_dir = state_dir.resolve()
-        self.uri = f"sqlite:///{self.state_dir / 'mlflow.db'}"
-        self.artifacts = (self.state_dir / "artifacts").as_uri()
+        self._opened: Any = None
+        self._store = Store.open(self.state_dir)
+        if self._store is None and made_by is not None:
+            made_by()
+            self._store = Store.open(self.state_dir)
+        if self._store is None:  # new store, or another MLflow: MLflow creates or migrates it
+            self._opened = open_client(state_dir)
+            self._store = Store.open(self.state_dir)
+        self.uri = store_uri(self.state_dir)
+        self.artifacts = artifact_root(self.state_dir)
         self.registry_lock = self.state_dir / REGISTRY_LOCK
         self._lock = threading.Lock()
+
+    @property
+    def _client(self) -> Any:
+        """MLflow's client, opened on first use (reads for `mlops runs`, the slow path)."""
+        if self._opened is None:
+            self._opened = open_client(self.state_dir)
+        return self._opened
 
     def experiment(self, name: str) -> str:
         """The id of experiment `name`, created with artifacts under `.mlops/` if new."""
         with self._lock:
+            if self._store is not None and (found := self._store.experiment_id(name)):
+                return found
+            if self._store is not None and (
+                made := self._store.create_experiment(name, self.artifacts)
+            ):
+                return made
             found = self._client.get_experiment_by_name(name)
             if found is not None:
                 return found.experiment_id
@@ -115,28 +154,40 @@ class Tracking:
         all_tags = dict(tags or {})
         if parent:
             all_tags["mlflow.parentRunId"] = parent
-        from mlflow.entities import Param
-
+        values = {key: str(value)[:6000] for key, value in (params or {}).items()}
         with self._lock:
+            if self._store is not None:
+                return self._store.create_run(experiment_id, name, all_tags, values)
+            from mlflow.entities import Param
+
             run = self._client.create_run(experiment_id, run_name=name, tags=all_tags)
-            if params:
-                batch = [Param(key, str(value)[:6000]) for key, value in params.items()]
+            if values:
+                batch = [Param(key, value) for key, value in values.items()]
                 self._client.log_batch(run.info.run_id, params=batch)
         return run.info.run_id
 
     def end(self, mlflow_run_id: str, status: str) -> None:
         """Close a run (FINISHED, FAILED, KILLED); the step's own MLflow may have closed it."""
         with self._lock:
-            self._client.set_terminated(mlflow_run_id, status=status)
+            if self._store is not None:
+                self._store.end_run(mlflow_run_id, status)
+            else:
+                self._client.set_terminated(mlflow_run_id, status=status)
 
     def tag(self, mlflow_run_id: str, tags: dict[str, str]) -> None:
         with self._lock:
+            if self._store is not None:
+                self._store.set_tags(mlflow_run_id, tags)
+                return
             for key, value in tags.items():
                 self._client.set_tag(mlflow_run_id, key, value)
 
     def copy_metrics(self, source: str, target: str) -> None:
         """Give a reused step's run the metrics of the run it reuses, as Azure ML shows them."""
         with self._lock:
+            if self._store is not None:
+                self._store.log_metrics(target, self._store.latest_metrics(source))
+                return
             metrics = self._client.get_run(source).data.metrics
             for key, value in metrics.items():
                 self._client.log_metric(target, key, value)
@@ -145,11 +196,16 @@ class Tracking:
         """Every value run `mlflow_run_id` logged for metric `key`, in logging order (a sweep
         applies its early termination policy to them while the trial runs)."""
         with self._lock:
+            if self._store is not None:
+                return self._store.metric_history(mlflow_run_id, key)
             history = self._client.get_metric_history(mlflow_run_id, key)
         return [m.value for m in sorted(history, key=lambda m: (m.step, m.timestamp))]
 
     def log_metrics(self, mlflow_run_id: str, metrics: dict[str, float]) -> None:
         with self._lock:
+            if self._store is not None:
+                self._store.log_metrics(mlflow_run_id, metrics)
+                return
             for key, value in metrics.items():
                 self._client.log_metric(mlflow_run_id, key, value)
 

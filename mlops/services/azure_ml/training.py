@@ -86,6 +86,22 @@ def check_azure_overrides(path: Path, overrides: dict[str, str]) -> None:
             )
 
 
+def refuse_serverless(path: Path) -> None:
+    """Exit 2 for a pipeline with a step that names no compute: Azure ML would run it on
+    serverless compute, which no Azure role can withhold from a data scientist."""
+    from mlops.pipeline.spec import read_yaml
+    from mlops.rbac.serverless import serverless_steps
+
+    steps = serverless_steps(read_yaml(path))
+    if steps:
+        raise BadInputError(
+            f"{path.name}: {', '.join(steps)} name(s) no compute, so Azure ML would run them on"
+            " serverless compute, which this platform does not allow",
+            hint="set settings.default_compute (e.g. azureml:cpu-cluster) or each step's compute"
+            " to a cluster the platform engineers created",
+        )
+
+
 def run(
     loaded: LoadedConfig,
     env: str,
@@ -107,6 +123,7 @@ def run(
     A failed poll is tried again on the next interval; only `MAX_FAILED_POLLS` in a row end
     the wait, with the command that resumes it (the job goes on in Azure ML either way)."""
     from mlops.backends.azure import aml
+    from mlops.gate import champion_version
     from mlops.services.run import check_overrides, new_run_id, pipeline_path, provided_inputs
 
     target = workspace(loaded, env)
@@ -126,8 +143,15 @@ def run(
         check_overrides(overrides)
         path = pipeline_path(loaded, pipeline)
         check_azure_overrides(path, overrides)
+        refuse_serverless(path)
         run_id = new_run_id()
-        provided = provided_inputs(loaded, run_id, force_register=force_register)
+        provided = provided_inputs(
+            loaded,
+            run_id,
+            force_register=force_register,
+            # the workspace's champion, by the rule the local run applies to its registry
+            champion=lambda name: champion_version(aml.model_versions(ml, name)),
+        )
         lineage = {k: provided[k] for k in ("git_commit", "git_branch", "build_id", "build_uri")}
         state = aml.submit(
             ml,
