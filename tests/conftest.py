@@ -35,6 +35,18 @@ def steps_in_the_current_environment() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def console_as_in_a_pipeline_log(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with the consoles a pipeline log gets (no terminal, no COLUMNS): the
+    CLI makes them once per process, and pytest-xdist's workers export COLUMNS=80, so
+    otherwise a test's output would depend on the worker it runs in and what ran before."""
+    from mlops.cli import _output
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    _output.stdout.cache_clear()
+    _output.stderr.cache_clear()
+
+
 @dataclass
 class CliResult:
     exit_code: int

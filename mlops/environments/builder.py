@@ -18,10 +18,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mlops.environments import cache
 from mlops.environments.spec import EnvMode, EnvSpec
 from mlops.errors import BackendError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +77,9 @@ def ensure(
             _use(env, record, used_by, say)
             return env / "bin"
     root.mkdir(parents=True, exist_ok=True)
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(cache.lock_path(env))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        say(f"waiting for another process building the environment {spec.digest[:12]}")
-        lock.acquire()
+    lock = _lock(
+        env, say, f"waiting for another process building the environment {spec.digest[:12]}"
+    )
     try:
         record = cache.read_record(env)
         if record is not None:  # another process built it while we waited
@@ -101,20 +100,28 @@ def _use(
     if record.bytecode:
         _touch(env, used_by)
         return
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(cache.lock_path(env))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        say(f"waiting for another process using the environment {record.digest[:12]}")
-        lock.acquire()
+    lock = _lock(
+        env, say, f"waiting for another process using the environment {record.digest[:12]}"
+    )
     try:
         found = cache.read_record(env)  # another process may have compiled it meanwhile
         if found is not None:
             _settle(found, used_by, say)
     finally:
         lock.release()
+
+
+def _lock(env: Path, say: Progress, waiting: str) -> FileLock:
+    """The environment's lock, held; `waiting` is said when another process holds it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(cache.lock_path(env))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        say(waiting)
+        lock.acquire()
+    return lock
 
 
 def _settle(record: cache.EnvRecord, used_by: str | list[str] | None, say: Progress) -> None:

@@ -1,12 +1,15 @@
 """The DevOps tests' fixtures: the infrastructure tests' configs, the ARM fake and clients, and
 the vnet project with an identity per purpose (promotion; prod's own deployment identity)."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from mlops.backends.azure.clients import AzureClients
 from mlops.config.loader import LoadedConfig, load_config
+from mlops.services import infra
+from tests.devops.ado_fake import AdoFake
 from tests.infra.arm_fake import FakeArm
 from tests.infra.conftest import arm, clients, copy_config, vnet_project
 
@@ -55,3 +58,29 @@ def deployed_pools(arm: FakeArm) -> Callable[[], list[str]]:
         )
 
     return pools
+
+
+#: the Entra groups the test configs name, as Entra knows them
+GROUPS = {
+    "0a000000-0000-4000-8000-000000000001": "sg-ml-platform-owners",
+    "0b000000-0000-4000-8000-000000000002": "sg-ml-platform-engineers",
+    "0c000000-0000-4000-8000-000000000003": "sg-ml-data-scientists",
+    "0c000000-0000-4000-8000-000000000004": "sg-ml-churn-team",
+}
+
+
+@pytest.fixture
+def ado(monkeypatch: pytest.MonkeyPatch, arm: FakeArm) -> Iterator[AdoFake]:
+    """Azure DevOps, answered by the fake; signed in with an Entra token (no PAT)."""
+    monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)
+    fake = AdoFake()
+    fake.pools = deployed_pools(arm)  # the pools provisioning deploys bring their queues
+    for object_id, name in GROUPS.items():
+        fake.add_entra_group(object_id, name)
+    with fake:
+        yield fake
+
+
+def provision_platform(loaded: LoadedConfig, clients: AzureClients) -> infra.ProvisionResult:
+    """`mlops provision` of the whole platform (Azure DevOps included), with no waits."""
+    return infra.provision(loaded, None, clients, poll_seconds=0.01, replication_delays=(0.0,))

@@ -4,7 +4,6 @@ exactly, coexistence with what others made, paged lists, retried writes, renewed
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,31 +22,10 @@ from tests.devops.ado_fake import (
     AdoFake,
     build_token,
 )
-from tests.devops.conftest import deployed_pools
+from tests.devops.conftest import provision_platform
 from tests.infra.arm_fake import FakeArm
 
-GROUPS = {
-    "0a000000-0000-4000-8000-000000000001": "sg-ml-platform-owners",
-    "0b000000-0000-4000-8000-000000000002": "sg-ml-platform-engineers",
-    "0c000000-0000-4000-8000-000000000003": "sg-ml-data-scientists",
-    "0c000000-0000-4000-8000-000000000004": "sg-ml-churn-team",
-}
 ENGINEERS = "0b000000-0000-4000-8000-000000000002"
-
-
-@pytest.fixture
-def ado(monkeypatch: pytest.MonkeyPatch, arm: FakeArm) -> Iterator[AdoFake]:
-    monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)
-    fake = AdoFake()
-    fake.pools = deployed_pools(arm)  # the pools provisioning deploys bring their queues
-    for object_id, name in GROUPS.items():
-        fake.add_entra_group(object_id, name)
-    with fake:
-        yield fake
-
-
-def _provision(loaded: LoadedConfig, clients: AzureClients) -> infra.ProvisionResult:
-    return infra.provision(loaded, None, clients, poll_seconds=0.01, replication_delays=(0.0,))
 
 
 def _project_id(ado: AdoFake) -> str:
@@ -68,7 +46,7 @@ def _devops_changes(result: infra.ProvisionResult) -> dict[str, str]:
 def test_the_prod_connection_needs_approval_and_the_default_branch_wherever_it_is_used(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     prod = _endpoint_id(ado, "contoso-churn-prod")
     on_prod = [c for c in ado.checks[_project_id(ado)].values() if c["resource"]["id"] == prod]
@@ -87,7 +65,7 @@ def test_the_prod_connection_needs_approval_and_the_default_branch_wherever_it_i
 def test_each_pipeline_is_authorized_for_exactly_the_resources_it_uses(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     pid = _project_id(ado)
     ids = {p["name"]: p["id"] for p in ado.pipelines[pid].values()}
@@ -109,14 +87,14 @@ def test_each_pipeline_is_authorized_for_exactly_the_resources_it_uses(
 def test_a_resource_opened_to_all_pipelines_by_hand_is_closed_again(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     pid = _project_id(ado)
     prod = _endpoint_id(ado, "contoso-churn-prod")
     ci = next(p["id"] for p in ado.pipelines[pid].values() if p["name"] == "churn-ci")
     state = ado.permissions[(pid, "endpoint", prod)]
     state["all"], state["pipelines"][ci] = True, True  # "Grant access to all pipelines"
 
-    again = _provision(platform_project, clients)
+    again = provision_platform(platform_project, clients)
 
     changes = _devops_changes(again)
     assert changes[
@@ -131,7 +109,7 @@ def test_data_scientists_cannot_queue_cd_or_infra_and_engineers_review_pipeline_
 ) -> None:
     from mlops.services.devops import QUEUE_BUILDS
 
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     pid = _project_id(ado)
     scientists = ado.team_descriptor("churn", "churn data scientists")
@@ -193,7 +171,7 @@ def test_another_repositorys_policies_and_a_hand_added_check_are_left_untouched(
         },
     )
     before = {p["id"]: dict(p) for p in (theirs, project_wide)}
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     prod = next(e for e in ado.environments[_project_id(ado)].values() if e["name"] == "prod")
     business_hours = ado.add_check(
         "churn",
@@ -220,7 +198,7 @@ def test_another_repositorys_policies_and_a_hand_added_check_are_left_untouched(
     )
     writes = len(ado.writes())
 
-    again = _provision(platform_project, clients)
+    again = provision_platform(platform_project, clients)
 
     assert len(ado.writes()) == writes  # nothing to change: theirs is not ours
     assert set(_devops_changes(again).values()) == {"no-change"}
@@ -240,7 +218,7 @@ def test_another_repositorys_policies_and_a_hand_added_check_are_left_untouched(
 def test_drift_is_found_on_what_matters_and_put_back(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     pid = _project_id(ado)
     checks = ado.checks[pid].values()
     prod = next(e["id"] for e in ado.environments[pid].values() if e["name"] == "prod")
@@ -257,7 +235,7 @@ def test_drift_is_found_on_what_matters_and_put_back(
         "99999999-0000-4000-8000-000000000000"
     )
 
-    again = _provision(platform_project, clients)
+    again = provision_platform(platform_project, clients)
 
     changes = _devops_changes(again)
     assert changes["AzureDevOps/checks prod: approval"] == "modify"
@@ -278,12 +256,12 @@ def test_drift_is_found_on_what_matters_and_put_back(
 def test_a_connection_of_the_same_name_made_by_someone_else_is_not_rewritten(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     endpoint = ado.endpoints[_endpoint_id(ado, "contoso-churn-test")]
     endpoint["description"] = "made by the billing team"
     endpoint["authorization"]["parameters"]["serviceprincipalid"] = "their-identity"
 
-    again = _provision(platform_project, clients)
+    again = provision_platform(platform_project, clients)
 
     stack = again.plan.stack("devops")
     assert stack is not None
@@ -314,10 +292,10 @@ def test_lists_spanning_three_pages_are_read_to_the_end(
             },
         },
     )
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     ado.requests.clear()
 
-    again = _provision(platform_project, clients)
+    again = provision_platform(platform_project, clients)
 
     assert ado.writes() == []  # nothing made again
     assert set(_devops_changes(again).values()) == {"no-change"}
@@ -339,7 +317,7 @@ def test_a_throttled_create_is_retried_once_and_makes_nothing_twice(
     # the service made the environment, then failed to answer: looked up, not made again
     ado.fail("POST", r"/distributedtask/environments$", 503, times=1, headers=throttled, after=True)
 
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     ado.assert_clean()
     pid = _project_id(ado)
@@ -503,7 +481,7 @@ def test_outside_a_pipeline_step_mlops_signs_in_as_before(
 def test_the_later_environments_pools_admit_only_the_default_branch(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     pid = _project_id(ado)
     queues = {q["name"]: str(q["id"]) for q in ado.queues[pid].values()}
@@ -522,7 +500,7 @@ def test_the_later_environments_pools_admit_only_the_default_branch(
 def test_each_pool_is_open_to_exactly_the_pipelines_whose_yaml_runs_on_it(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     pid = _project_id(ado)
     ids = {p["name"]: p["id"] for p in ado.pipelines[pid].values()}
@@ -535,7 +513,7 @@ def test_each_pool_is_open_to_exactly_the_pipelines_whose_yaml_runs_on_it(
     )
     assert ado.authorized("churn", "queue", queues["mdp-contoso-churn-test"]) == (False, cd)
     assert ado.authorized("churn", "queue", queues["mdp-contoso-churn-prod"]) == (False, cd)
-    again = _devops_changes(_provision(platform_project, clients))
+    again = _devops_changes(provision_platform(platform_project, clients))
     assert {a for n, a in again.items() if "mdp-contoso-churn" in n} == {"no-change"}
 
 
@@ -547,7 +525,7 @@ def test_a_pool_not_in_the_project_is_reported_with_what_to_do(
     ado.pools = lambda: ["mdp-contoso-churn-dev", "mdp-contoso-churn-test"]  # prod's restricted
 
     with pytest.raises(BackendError) as missing:
-        _provision(platform_project, clients)
+        provision_platform(platform_project, clients)
 
     assert "agent queue mdp-contoso-churn-prod" in missing.value.message
     assert "Managed DevOps Pool" in (missing.value.hint or "")

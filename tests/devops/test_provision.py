@@ -3,8 +3,6 @@ API (route discovery included), as part of `mlops provision` for the whole platf
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mlops.backends.azure.clients import AzureClients
@@ -21,32 +19,10 @@ from tests.devops.ado_fake import (
 from tests.devops.conftest import (
     PROD_DEPLOYMENT_CLIENT,
     PROMOTION_CLIENT,
-    deployed_pools,
+    provision_platform,
     without_promotion,
 )
 from tests.infra.arm_fake import FakeArm
-
-GROUPS = {
-    "0a000000-0000-4000-8000-000000000001": "sg-ml-platform-owners",
-    "0b000000-0000-4000-8000-000000000002": "sg-ml-platform-engineers",
-    "0c000000-0000-4000-8000-000000000003": "sg-ml-data-scientists",
-    "0c000000-0000-4000-8000-000000000004": "sg-ml-churn-team",
-}
-
-
-@pytest.fixture
-def ado(monkeypatch: pytest.MonkeyPatch, arm: FakeArm) -> Iterator[AdoFake]:
-    monkeypatch.delenv("AZURE_DEVOPS_EXT_PAT", raising=False)  # the Entra token route
-    fake = AdoFake()
-    fake.pools = deployed_pools(arm)  # the pools provisioning deploys bring their queues
-    for object_id, name in GROUPS.items():
-        fake.add_entra_group(object_id, name)
-    with fake:
-        yield fake
-
-
-def _provision(loaded: LoadedConfig, clients: AzureClients) -> infra.ProvisionResult:
-    return infra.provision(loaded, None, clients, poll_seconds=0.01, replication_delays=(0.0,))
 
 
 def _checks(ado: AdoFake) -> dict[tuple[str, str, str], dict]:
@@ -64,7 +40,7 @@ def _checks(ado: AdoFake) -> dict[tuple[str, str, str], dict]:
 def test_the_whole_platform_provisions_the_devops_project_with_gated_environments(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    result = _provision(platform_project, clients)
+    result = provision_platform(platform_project, clients)
 
     assert result.applied[-2:] == ["roles", "devops"]
     ado.assert_clean()  # every body fit the REST specification and the SDK's models
@@ -142,10 +118,10 @@ def test_the_whole_platform_provisions_the_devops_project_with_gated_environment
 def test_an_unchanged_second_provision_sends_no_write(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     ado_writes, arm_writes = len(ado.writes()), len(arm.writes())
 
-    again = _provision(platform_project, clients)
+    again = provision_platform(platform_project, clients)
 
     assert again.applied == []
     assert len(ado.writes()) == ado_writes and len(arm.writes()) == arm_writes
@@ -159,10 +135,10 @@ def test_a_failure_halfway_resumes_on_the_next_run(
     ado.fail("POST", r"/checks/configurations", 500, times=4, headers={"Retry-After": "0"})
 
     with pytest.raises(BackendError) as failed:
-        _provision(platform_project, clients)  # four tries, then it gives up
+        provision_platform(platform_project, clients)  # four tries, then it gives up
     assert "test: approval check" in failed.value.message
 
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     ado.assert_clean()
     posts = [w for w in ado.writes() if w.path.endswith("/checks/configurations")]
@@ -180,7 +156,7 @@ def test_a_missing_permission_names_the_object_and_the_permission(
     ado.fail("POST", r"/_apis/pipelines\b", 403, times=1)
 
     with pytest.raises(BackendError) as denied:
-        _provision(platform_project, clients)
+        provision_platform(platform_project, clients)
 
     assert "creating pipeline churn-ci" in denied.value.message
     assert "permission" in denied.value.message.lower()
@@ -198,7 +174,7 @@ def test_what_provisioning_devops_needs_is_asked_for_before_any_call(
     path.write_text(text.replace("  platform: {client_id", "  # platform: {client_id"))
 
     with pytest.raises(ConfigError) as missing:
-        _provision(load_config(path), clients)
+        provision_platform(load_config(path), clients)
 
     paths = {i.path for i in missing.value.issues}
     assert "identities.platform" in paths
@@ -212,7 +188,7 @@ def test_each_persona_group_joins_its_team_and_data_scientists_cannot_edit_pipel
     from mlops.services.devops import DENIED_BITS
     from tests.devops.ado_fake import BUILD_NAMESPACE, build_token
 
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     scientists = ado.team_descriptor("churn", "churn data scientists")
     members = {m for m, team in ado.memberships if team == scientists}
@@ -229,10 +205,10 @@ def test_groups_known_to_the_organisation_are_found_across_pages(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
     ado.graph_page_size = 1  # one group per page: the continuation token is followed
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
     writes = len(ado.writes())
 
-    _provision(platform_project, clients)
+    provision_platform(platform_project, clients)
 
     assert len(ado.writes()) == writes
 

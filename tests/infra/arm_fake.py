@@ -32,7 +32,7 @@ from azure.mgmt.authorization.v2020_10_01.models import (
     RoleEligibilityScheduleRequest,
     RoleManagementPolicy,
 )
-from azure.mgmt.resource.deployments.models import Deployment, DeploymentWhatIf
+from azure.mgmt.resource.deployments.models import DeploymentWhatIf
 from azure.mgmt.resource.deploymentstacks.models import DeploymentStack, DeploymentStackProperties
 from azure.mgmt.resource.resources.models import ResourceGroup
 
@@ -117,7 +117,6 @@ class FakeArm(FakeTransport):
         self.fail_once: dict[str, str] = {}  # resource name -> error message
         self.operations: dict[str, dict[str, Any]] = {}  # async operation id -> state
         self.deployment_operations: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        self.deployment_states: dict[tuple[str, str], str] = {}
         self.role_definitions: dict[str, dict[str, Any]] = {}  # guid -> definition
         self.role_assignments: dict[str, dict[str, Any]] = {}  # id lower -> assignment
         # PIM: eligibility requests by id lower; each (scope, role)'s default policy by id lower
@@ -203,10 +202,8 @@ class FakeArm(FakeTransport):
         if m := re.fullmatch(_DEPLOYMENT + r"/whatIf", path, re.IGNORECASE):
             assert method == "POST"
             return self._what_if(m["rg"], body)
-        if m := re.fullmatch(_DEPLOYMENT, path, re.IGNORECASE):
-            if method == "PUT":
-                return self._deploy(m["sub"], m["rg"], m["name"], body)
-            return 200, self._deployment_body(m["sub"], m["rg"], m["name"]), {}
+        if re.fullmatch(_DEPLOYMENT, path, re.IGNORECASE):
+            raise AssertionError(f"{method} {path}: mlops applies deployment stacks only")
         if m := re.fullmatch(_RG, path, re.IGNORECASE):
             rg = m["rg"].lower()
             if method == "HEAD":
@@ -293,62 +290,6 @@ class FakeArm(FakeTransport):
             properties["diagnostics"] = self.what_if_diagnostics
         op = self._new_operation({"status": "Succeeded", "properties": properties})
         return 202, None, {"Location": f"{HOST}/operations/{op}"}
-
-    def _deploy(self, sub: str, rg: str, name: str, body: Any) -> tuple[int, Any, dict[str, str]]:
-        model = Deployment(body)
-        assert model.properties.mode == "Incremental", "only incremental deployments"
-        template = model.properties.template
-        ops = []
-        failed = None
-        for resource in _evaluated(template):
-            key = (rg.lower(), resource["type"].lower(), resource["name"].lower())
-            op = {
-                "id": f"{_DEPLOY_PREFIX(sub, rg, name)}/operations/{uuid.uuid4().hex}",
-                "operationId": uuid.uuid4().hex,
-                "properties": {
-                    "provisioningOperation": "Create",
-                    "provisioningState": "Succeeded",
-                    "targetResource": {
-                        "id": _resource_id(rg, resource),
-                        "resourceType": resource["type"],
-                        "resourceName": resource["name"],
-                    },
-                },
-            }
-            message = self.fail_once.pop(resource["name"], None)
-            if message is not None:
-                op["properties"]["provisioningState"] = "Failed"
-                op["properties"]["statusMessage"] = {
-                    "status": "Failed",
-                    "error": {"code": "BadRequest", "message": message},
-                }
-                ops.append(op)
-                failed = message
-                break
-            self.resources[key] = json.loads(json.dumps(resource))
-            ops.append(op)
-        self.deployment_operations[(rg.lower(), name)] = ops
-        final: dict[str, Any] = {"status": "Failed" if failed else "Succeeded"}
-        if failed:
-            final["error"] = {
-                "code": "DeploymentFailed",
-                "message": "At least one resource deployment operation failed.",
-            }
-        op_id = self._new_operation(final, running_first=True)
-        self.deployment_states[(rg.lower(), name)] = final["status"]
-        return (
-            201,
-            self._deployment_body(sub, rg, name, "Accepted"),
-            {"Azure-AsyncOperation": f"{HOST}/operations/{op_id}"},
-        )
-
-    def _deployment_body(self, sub: str, rg: str, name: str, state: str | None = None) -> Any:
-        state = state or self.deployment_states.get((rg.lower(), name), "Succeeded")
-        return {
-            "id": _DEPLOY_PREFIX(sub, rg, name),
-            "name": name,
-            "properties": {"provisioningState": state, "mode": "Incremental"},
-        }
 
     def _new_operation(self, final: dict[str, Any], running_first: bool = False) -> str:
         op = uuid.uuid4().hex
