@@ -212,3 +212,58 @@ def shared_names(*, prefix: str, project: str, resource_group: str | None) -> Sh
         resource_group=resource_group or _dashed("rg", prefix, project, "shared"),
         registry=_dashed("mlr", prefix, project),
     )
+
+
+# --- teams: what each team gets of its own in an environment -------------------------------
+#: a Kubernetes namespace is a DNS label: 63 lowercase letters, digits and '-'
+#: (kubernetes.io/docs/concepts/overview/working-with-objects/names, "RFC 1123 Label Names")
+NAMESPACE_RULE = NameRule(
+    "Kubernetes namespace",
+    1,
+    63,
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?",
+    "lowercase letters, digits and '-'; starts and ends with a letter or digit",
+)
+
+
+@dataclass(frozen=True)
+class TeamNames:
+    """The names of one team's resources in one Azure environment."""
+
+    team: str
+    workspace: str
+    storage_account: str
+    namespace: str
+    instance_type: str
+
+    def problems(self) -> list[str]:
+        out = [
+            RULES["workspace"].problem(self.workspace),
+            RULES["storage_account"].problem(self.storage_account),
+            NAMESPACE_RULE.problem(self.namespace),
+        ]
+        return [p for p in out if p]
+
+
+def team_names(
+    *,
+    prefix: str,
+    project: str,
+    env: str,
+    team: str,
+    resource_group: str,
+    subscription_id: str | None,
+) -> TeamNames:
+    """A team's names in `env`. Team names are 2 to 12 lowercase letters or digits, so the
+    workspace `mlw-TEAM-ENV-HASH` always fits Azure's 33 characters; the hash (of the
+    platform, the resource group and the subscription) keeps two platforms sharing a
+    resource group apart. The namespace is `team-TEAM`: a team called `azureml`, `default`
+    or `kube…` never lands in Azure ML's or Kubernetes' own namespaces."""
+    suffix = stable_hash(subscription_id or "", resource_group.lower(), prefix, project, team, env)
+    return TeamNames(
+        team=team,
+        workspace=_dashed("mlw", team, env, suffix),
+        storage_account="st" + _compact(team, env) + suffix,
+        namespace=f"team-{team}",
+        instance_type=f"{team}instancetype",
+    )

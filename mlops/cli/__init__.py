@@ -8,6 +8,10 @@ import typer
 
 from mlops import __version__
 from mlops.cli import config, deploy, env, infra, init, models, rbac, render, run, runs, up
+from mlops.cli import cost as cost_cli
+from mlops.cli import monitor as monitor_cli
+from mlops.cli import retrain as retrain_cli
+from mlops.cli import team as team_cli
 from mlops.cli._group import MlopsGroup
 from mlops.cli._options import (
     Output,
@@ -44,7 +48,11 @@ app.command(name="render")(render.render)
 app.command(name="plan")(infra.plan)
 app.command(name="provision")(infra.provision)
 app.add_typer(rbac.app, name="rbac")
+app.add_typer(team_cli.team_app, name="team")
+app.add_typer(team_cli.teams_app, name="teams")
 app.command(name="run")(run.run)
+app.command(name="retrain-reason")(retrain_cli.retrain_reason)
+app.add_typer(cost_cli.app, name="cost")
 app.command(name="validate")(run.validate)
 app.add_typer(runs.app, name="runs")
 app.add_typer(env.app, name="env")
@@ -56,6 +64,7 @@ app.add_typer(deploy.endpoints_app, name="endpoints")
 app.command(name="smoke")(deploy.smoke)
 app.command(name="serve")(deploy.serve)
 app.command(name="package")(deploy.package)
+app.command(name="monitor")(monitor_cli.monitor)
 
 
 def _version(value: bool) -> None:

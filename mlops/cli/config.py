@@ -20,7 +20,9 @@ app = typer.Typer(
 def validate(ctx: typer.Context, config: ConfigOption = None, output: OutputOption = None) -> None:
     """Check mlops.yaml: types, unknown keys, GUIDs, subnets, Azure name rules, references.
 
-    Every problem is reported as file:line:column with the field path and a hint;
+    In a model repository bound to a platform (`platform:`), its file and the platform's are
+    checked together: the team exists and owns this repository. Every problem is reported
+    as file:line:column with the field path and a hint;
     exit code 2 when there is any error.
 
     [bold]Examples[/bold]
@@ -30,32 +32,39 @@ def validate(ctx: typer.Context, config: ConfigOption = None, output: OutputOpti
       mlops config validate --config path/to/mlops.yaml --output json
     """
     from mlops.config import display_path
+    from mlops.config.loader import display_near
 
     current = session(ctx, config=config, output=output)
     loaded = current.load()
     c = loaded.config
     shown = display_path(loaded.path)
+    platform = display_near(loaded.platform.path) if loaded.platform else None
     if current.json:
+        bound = {"platform": {"file": platform, "team": c.platform.team}} if c.platform else {}
         _output.emit_json(
             {
                 "ok": True,
                 "file": shown,
                 "project": c.project.name,
+                **bound,
+                "teams": list(c.teams) if not c.platform else [],
                 "environments": c.environments.names,
                 "warnings": [w.to_dict() for w in loaded.warnings],
             }
         )
         return
     _output.issues(loaded.warnings)
+    team = f" of team '{c.platform.team}' on the platform {platform}" if c.platform else ""
     _output.success(
-        f"{shown} is valid: project '{c.project.name}', "
+        f"{shown} is valid: project '{c.project.name}'{team}, "
         f"environments {', '.join(c.environments.names)}"
     )
 
 
 @app.command()
 def show(ctx: typer.Context, config: ConfigOption = None, output: OutputOption = None) -> None:
-    """Print the effective config: what you wrote, with every default filled in, then the
+    """Print the effective config: what you wrote, with every default filled in (in a model
+    repository bound to a platform: the platform's sections merged with its own), then the
     Azure names derived from it (per environment: resource group, workspace, online endpoint
     unique in its region, ...), as comments, or under `derived_names` in JSON.
 
@@ -67,19 +76,30 @@ def show(ctx: typer.Context, config: ConfigOption = None, output: OutputOption =
     """
     from dataclasses import asdict
 
+    from mlops.config import display_path
+
     current = session(ctx, config=config, output=output)
-    loaded = current.load().config
+    current_loaded = current.load()
+    loaded = current_loaded.config
     effective = loaded.model_dump(mode="json")
     derived = {env: asdict(loaded.environment_names(env)) for env in loaded.environments.azure}
     derived["shared"] = asdict(loaded.shared_names())
     if current.json:
         _output.emit_json({**effective, "derived_names": derived})
     else:
+        from mlops.config.loader import display_near
         from mlops.serialize import dump_yaml
 
         names = dump_yaml({"derived_names": derived}).splitlines()
+        origin = (
+            f"# platform sections from {display_near(current_loaded.platform.path)}, project"
+            f" sections from {display_path(current_loaded.path)}\n"
+            if current_loaded.platform
+            else ""
+        )
         _output.emit_text(
-            dump_yaml(effective)
+            origin
+            + dump_yaml(effective)
             + "\n# names derived from the settings above (not settings themselves):\n"
             + "\n".join(f"# {line}" for line in names)
             + "\n"

@@ -192,6 +192,7 @@ def _print_dry_run(current, release) -> None:
             {
                 "endpoint": release.endpoint_spec,
                 "deployment": release.deployment_spec,
+                "monitor": release.monitor_spec,
                 "rollout": plan,
             }
         )
@@ -210,6 +211,8 @@ def _print_dry_run(current, release) -> None:
         err.print(f"  traffic: {split}", markup=False)
     if plan["removes"]:
         err.print(f"  remove {plan['removes']}", markup=False)
+    if plan.get("monitor"):
+        err.print(f"  monitor {plan['monitor']} on {plan['deployment']}", markup=False)
 
 
 def promote(

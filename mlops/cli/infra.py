@@ -106,7 +106,7 @@ def plan(
             hint="drop one of them: mlops plan --detailed-exitcode (signed in), or --offline",
         )
     loaded = current.load()
-    infra.select(loaded, env)  # an unknown --env is bad input before any call
+    infra.select(loaded, env)  # an unknown --env, a bound repository: bad input before any call
     reason = "--offline" if offline else infra.online_reason(loaded, env)
     if reason is None:
         from mlops.backends.azure.clients import default_clients, signed_in
@@ -124,10 +124,14 @@ def plan(
                 " `provision --plan`; saved for review only"
             )
         out.write_text(json.dumps(result.to_dict(), indent=2) + "\n", encoding="utf-8")
+    from mlops.cost.estimate import estimate, lines
+
+    cost = estimate(loaded.config)
     if current.json:
-        _output.emit_json(result.to_dict())
+        _output.emit_json({**result.to_dict(), "cost": cost})
     else:
         show_plan(result, verbose=current.verbose)
+        _output.stderr().print("\n".join(lines(cost)), markup=False)
         if out is not None:
             _output.stderr().print(f"plan saved to {out}")
     if detailed_exitcode and result.offline:
@@ -157,6 +161,7 @@ def show_plan(result: Plan, verbose: int = 0) -> None:
 
     from mlops.plan.changes import ROLES
     from mlops.plan.devops import DEVOPS
+    from mlops.plan.quotas import QUOTAS
 
     console = _output.stdout()
     width = max(console.width, 40)
@@ -172,6 +177,8 @@ def show_plan(result: Plan, verbose: int = 0) -> None:
             heading = f"role definitions and assignments{checked}"
         elif stack.stack == DEVOPS:
             heading = f"Azure DevOps project {stack.resource_group}{checked}"
+        elif stack.stack == QUOTAS:
+            heading = f"Azure ML workspace compute quotas of the teams{checked}"
         else:
             rg_note = {True: "exists", False: "will be created", None: "not checked"}[
                 stack.resource_group_exists
@@ -204,6 +211,7 @@ def show_plan(result: Plan, verbose: int = 0) -> None:
         counts = stack.counts()
         summary = ", ".join(f"{n} {a}" for a, n in counts.items())
         console.print(f"  [dim]{summary or 'no resources'}[/dim]", soft_wrap=True)
+    _show_teams(result)
     console.print(f"[bold]{summary_line(result)}[/bold]", soft_wrap=True)
     if result.has_changes or result.has_unknown:
         verdict = "changes pending"
@@ -212,6 +220,34 @@ def show_plan(result: Plan, verbose: int = 0) -> None:
     else:
         verdict = "no changes: Azure matches mlops.yaml"
     console.print(f"[bold]{verdict}[/bold]")
+
+
+def _show_teams(result: Plan) -> None:
+    """With teams: each team's changes (then the platform's shared ones), so onboarding a
+    team reads as creates under that team only. Unchanged resources are counted."""
+    from rich.markup import escape
+
+    grouped = result.meta.get("teams") or {}
+    if not grouped:
+        return
+    console = _output.stdout()
+    console.print("[bold]by team[/bold]")
+    for team, changes in grouped.items():
+        counts: dict[str, int] = {}
+        for c in changes:
+            counts[c["action"]] = counts.get(c["action"], 0) + 1
+        summary = ", ".join(f"{n} {a}" for a, n in counts.items()) or "nothing"
+        console.print(f"  [bold]{escape(team)}[/bold]: {summary}", soft_wrap=True)
+        for c in changes:
+            if c["action"] in ("no-change", "ignore", "noise"):
+                continue
+            symbol, style = _SYMBOLS.get(c["action"], ("?", ""))
+            console.print(
+                f"    [{style}]{symbol} {c['action']:<11}[/{style}] {escape(c['stack'])}:"
+                f" {escape(c['type'])}  {escape(c['name'])}",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 def summary_line(result: Plan) -> str:
@@ -378,6 +414,8 @@ def provision(
                 "applied": result.applied,
                 "created_resource_groups": result.created_resource_groups,
                 "role_writes": result.role_writes,
+                "remediations": result.remediations,
+                "budgets": result.budgets,
                 "federation": result.federation,
                 "plan": result.plan.to_dict(),
             }
@@ -389,6 +427,11 @@ def provision(
         err.print("nothing applied")
     else:
         _output.success(f"provisioned {', '.join(result.applied)}")
+    if result.remediations:
+        err.print(
+            f"{len(result.remediations)} remediation task(s) started for the resource-log"
+            " policies; they run in Azure (az policy remediation list -g <resource group>)"
+        )
 
 
 def _refuse_unreviewed(fresh: Plan) -> None:

@@ -37,6 +37,10 @@ def matrix(
         str | None,
         typer.Option("--env", "-e", help="One Azure environment (and the shared scopes)."),
     ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option("--team", "-t", help="One team's grants only (teams: in mlops.yaml)."),
+    ] = None,
     output: Annotated[
         MatrixFormat | None,
         typer.Option(
@@ -59,12 +63,14 @@ def matrix(
       mlops rbac matrix
 
       mlops rbac matrix --env prod --output markdown > access-review.md
+
+      mlops rbac matrix --team fraud
     """
     from mlops.services import rbac
 
     current = session(ctx, config=config)
     fmt = output or MatrixFormat(current.output.value)
-    rows = rbac.matrix(current.load(), env)
+    rows = rbac.matrix(current.load(), env, team)
     if fmt is MatrixFormat.json:
         _output.emit_json([r.to_dict() for r in rows])
     elif fmt is MatrixFormat.markdown:
@@ -74,14 +80,16 @@ def matrix(
 
 
 def markdown(rows: list[MatrixRow]) -> str:
+    teams = any(r.team for r in rows)  # a team column only on a platform with teams
     lines = [
-        "| persona | env | scope | role | held by |",
-        "|---|---|---|---|---|",
+        "| " + ("team | " if teams else "") + "persona | env | scope | role | held by |",
+        "|---" * (6 if teams else 5) + "|",
     ]
     for r in rows:
         role = r.role + (" ¹" if r.only_roles else "")
         held = ", ".join(r.principals) or "(none declared)"
-        lines.append(f"| {r.persona} | {r.env} | {r.scope} | {role} | {held} |")
+        team = f"{r.team or '(platform)'} | " if teams else ""
+        lines.append(f"| {team}{r.persona} | {r.env} | {r.scope} | {role} | {held} |")
     return "\n".join(lines + _footnotes(rows)) + "\n"
 
 
@@ -103,13 +111,15 @@ def _table(rows: list[MatrixRow]) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    teams = any(r.team for r in rows)
     table = Table()
-    for column in ("persona", "env", "scope", "role", "held by"):
+    for column in (*(("team",) if teams else ()), "persona", "env", "scope", "role", "held by"):
         table.add_column(column)
     for r in rows:
         role = r.role + (" ¹" if r.only_roles else "")
         held = ", ".join(r.principals) or "[dim](none declared)[/dim]"
-        table.add_row(r.persona, r.env, escape(r.scope), escape(role), held)
+        first = (r.team or "(platform)",) if teams else ()
+        table.add_row(*first, r.persona, r.env, escape(r.scope), escape(role), held)
     console = _output.stdout()
     console.print(table)
     for line in _footnotes(rows):
@@ -139,6 +149,21 @@ def check(
             show_default=False,
         ),
     ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team",
+            "-t",
+            help="The persona is a team's: data_scientists, engineers or pipelines of TEAM.",
+        ),
+    ] = None,
+    on_team: Annotated[
+        str | None,
+        typer.Option(
+            "--on-team",
+            help="On another team's workspace, storage or AKS namespace (default: --team's).",
+        ),
+    ] = None,
     config: ConfigOption = None,
     output: OutputOption = None,
 ) -> None:
@@ -153,26 +178,35 @@ def check(
       mlops rbac check training Microsoft.MachineLearningServices/workspaces/jobs/write -e dev
 
       mlops rbac check platform_engineers Microsoft.Authorization/roleAssignments/write -e prod
+
+      mlops rbac check data_scientists Microsoft.MachineLearningServices/workspaces/jobs/read
+      -e dev --team fraud --on-team churn
     """
     from mlops.services import rbac
 
     current = session(ctx, config=config, output=output)
-    verdict = rbac.check_operation(current.load(), persona, operation, env, data=data)
+    verdict = rbac.check_operation(
+        current.load(), persona, operation, env, data=data, team_name=team, target_team=on_team
+    )
     if current.json:
         _output.emit_json(verdict.to_dict())
     else:
         console = _output.stdout()
         kind = "data action" if verdict.data else "operation"
+        if verdict.team:
+            verdict_persona = f"team {verdict.team}'s {verdict.persona}"
+        else:
+            verdict_persona = verdict.persona
         if verdict.allowed:
             console.print(
-                f"[green]allowed[/green]: {verdict.persona} may perform {kind}"
+                f"[green]allowed[/green]: {verdict_persona} may perform {kind}"
                 f" {verdict.operation} in {verdict.env}",
                 soft_wrap=True,
                 highlight=False,
             )
         else:
             console.print(
-                f"[red]denied[/red]: {verdict.persona} may not perform {kind}"
+                f"[red]denied[/red]: {verdict_persona} may not perform {kind}"
                 f" {verdict.operation} in {verdict.env}",
                 soft_wrap=True,
                 highlight=False,

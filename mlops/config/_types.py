@@ -112,6 +112,29 @@ EndpointName = _constrained(
 MetricName = _constrained(
     "metric_name", r"[A-Za-z_][A-Za-z0-9_.\-/ ]{0,254}", "an MLflow metric name", "roc_auc"
 )
+TeamName = _constrained(
+    "team_name",
+    r"[a-z][a-z0-9]{1,11}",
+    "2 to 12 lowercase letters or digits, starting with a letter",
+    "fraud",
+    "team names become part of Azure resource names (workspaces, storage accounts, Kubernetes"
+    " namespaces, budgets), where punctuation is mostly forbidden and length is scarce",
+)
+Email = _constrained(
+    "email",
+    r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;.]+",
+    "an email address",
+    "ml-fraud@contoso.com",
+    "budget alerts go to these addresses",
+)
+#: a repository resource's ref in Azure Pipelines: a full branch or tag name
+#: (/azure/devops/pipelines/yaml-schema/resources-repositories-repository, "ref")
+GitRef = _constrained(
+    "git_ref",
+    r"refs/(?:heads|tags)/(?!/)(?!.*//)(?!.*\.\.)[A-Za-z0-9._/-]+(?<!/)(?<!\.lock)",
+    "a full git ref: refs/heads/<branch> or refs/tags/<tag>",
+    "refs/heads/main",
+)
 OrganizationUrl = _constrained(
     "organization_url",
     r"https://dev\.azure\.com/[A-Za-z0-9][A-Za-z0-9-]{0,48}/?"

@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+from mlops import naming
 from mlops.config._types import VM_SIZE_PATTERN
 from mlops.config.platform import PERSONAS, PRIVATE_DNS_ZONES
 from mlops.config.root import Config
@@ -44,6 +45,8 @@ def check(config: Config) -> list[Issue]:
         *_data(config),
         *_deployment(config),
         *_names(config),
+        *team_name_errors(config),
+        *devops_name_errors(config),
     ]
 
 
@@ -184,6 +187,7 @@ def _network(config: Config) -> Iterator[Issue]:
                 )
     yield from _network_egress_and_access(config, subnets)
     yield from _environment_address_spaces(config)
+    yield from _vpn_and_flow_logs(config)
     for zone, resource_id in net.private_dns_zones.existing.items():
         path = ("network", "private_dns_zones", "existing", zone)
         if zone not in PRIVATE_DNS_ZONES:
@@ -206,6 +210,7 @@ def _network_egress_and_access(
     net = config.network
     needed = {"firewall": net.egress.type == "firewall", "bastion": net.access.bastion is not None}
     needed["jump_hosts"] = needed["bastion"] and net.access.bastion.jump_host is not None
+    needed["gateway"] = needed["dns_resolver"] = net.access.vpn is not None
     for name, used in needed.items():
         if used and name not in subnets:
             yield _error(
@@ -213,8 +218,15 @@ def _network_egress_and_access(
                 f"no range for subnet {name}: the address space is too small to derive one",
                 "set network.subnets." + name,
             )
+        # an inbound endpoint's subnet: /28 or larger (/azure/dns/dns-private-resolver-overview)
+        elif used and name == "dns_resolver" and subnets[name].prefixlen > 28:
+            yield _error(
+                ("network", "subnets", name),
+                f"subnet {name} ({subnets[name]}) is smaller than the /28 Azure requires",
+                "give it a /28 or larger range",
+            )
         # Azure's own rule: /azure/firewall/firewall-faq, /azure/bastion/configuration-settings
-        elif used and name != "jump_hosts" and subnets[name].prefixlen > 26:
+        elif used and name in ("firewall", "bastion") and subnets[name].prefixlen > 26:
             yield _error(
                 ("network", "subnets", name),
                 f"subnet {name} ({subnets[name]}) is smaller than the /26 Azure requires",
@@ -233,6 +245,67 @@ def _network_egress_and_access(
                 "egress through the hub's firewall needs the firewall's private IP",
                 "set network.egress.firewall_private_ip",
             )
+
+
+def _vpn_and_flow_logs(config: Config) -> Iterator[Issue]:
+    """A VPN gateway's client pools, and flow logs, against the environments' networks."""
+    net = config.network
+    envs = list(config.environments.azure)
+    vpn = net.access.vpn
+    if vpn is not None:
+        if net.mode != "vnet":
+            yield _error(
+                ("network", "access", "vpn"),
+                "a VPN gateway needs the environment's own virtual network",
+                "set network.mode: vnet, or remove network.access.vpn",
+            )
+        if net.access.hub is not None and net.access.hub.use_remote_gateways:
+            # a network with its own gateway cannot use the hub's
+            # (/azure/virtual-network/virtual-network-peering-overview, "Gateway transit")
+            yield _error(
+                ("network", "access", "hub", "use_remote_gateways"),
+                "cannot be true with network.access.vpn: the network has its own gateway",
+                "connect through the hub's gateway (remove vpn) or through this one",
+            )
+        try:
+            pools = vpn.pools(envs)
+            spaces = net.environment_addresses(envs)
+        except ValueError as exc:
+            yield _error(("network", "access", "vpn", "client_address_pool"), str(exc))
+            return
+        taken = [
+            (f"environment {env}", ipaddress.IPv4Network(space, strict=False))
+            for env, a in spaces.items()
+            for space in a.address_space
+        ]
+        if net.access.hub is not None:
+            taken += [("the hub", ipaddress.IPv4Network(x)) for x in net.access.hub.address_space]
+        for env, pool in pools.items():
+            for owner, space in taken:
+                if ipaddress.IPv4Network(pool).overlaps(space):
+                    yield _error(
+                        ("network", "access", "vpn", "client_address_pool"),
+                        f"environment {env}'s VPN client pool {pool} overlaps {owner} ({space})",
+                        "choose a client_address_pool outside every network, e.g. 172.16.0.0/24",
+                    )
+    flow = net.flow_logs
+    if flow is not None:
+        if net.mode != "vnet":
+            yield _error(
+                ("network", "flow_logs"),
+                "flow logs are of the environment's own virtual network",
+                "set network.mode: vnet, or remove network.flow_logs",
+            )
+        for env, spec in config.environments.azure.items():
+            region = spec.location or config.azure.location
+            if region is None or region not in flow.regions:
+                yield _error(
+                    ("network", "flow_logs", "regions"),
+                    f"environment {env} is in {region or 'no region'}, which names no"
+                    " Network Watcher",
+                    f"add {region or '<region>'}: {{network_watcher_id: ...,"
+                    " storage_account_id: ...}",
+                )
 
 
 def _environment_address_spaces(config: Config) -> Iterator[Issue]:
@@ -457,3 +530,57 @@ def _names(config: Config) -> Iterator[Issue]:
             f"in the shared stack: {problem}",
             "shorten project.name or azure.name_prefix",
         )
+
+
+def team_names(config: Config, env: str, team: str) -> naming.TeamNames:
+    """The names of `team`'s own resources in Azure environment `env` (what render uses)."""
+    spec = config.environments.azure[env]
+    return naming.team_names(
+        prefix=config.azure.name_prefix,
+        project=config.project.name,
+        env=env,
+        team=team,
+        resource_group=spec.resource_group or "",
+        subscription_id=spec.subscription_id or config.azure.subscription_id,
+    )
+
+
+def team_name_errors(config: Config) -> list[Issue]:
+    """A team's resource names that break Azure's rules, at the team's line: a long team and
+    environment name together overflow a storage account's 24 characters."""
+    return [
+        _error(
+            ("teams", team),
+            f"in environment '{env}': {problem}",
+            "shorten the team's or the environment's name",
+        )
+        for team in config.teams
+        for env in config.environments.azure
+        if _ENV_NAME.fullmatch(env)  # else reported by _environments
+        for problem in team_names(config, env, team).problems()
+    ]
+
+
+#: environment names that are already names of Azure DevOps objects mlops makes: the service
+#: connections `<prefix>-<project>-<env>` sit beside `<prefix>-<project>-promotion` and
+#: `-platform` (each team's `<prefix>-team-<team>-promotion` too), and `platform` is the
+#: Azure DevOps environment of infra.yml's provision stage (render/pipelines/_common.py);
+#: other suffixes (`-off-hours`) hold a hyphen, which no environment name does
+DEVOPS_RESERVED = {
+    "promotion": "the Azure DevOps service connection through which CT promotes models",
+    "platform": "the Azure DevOps service connection and environment of infra.yml",
+}
+
+
+def devops_name_errors(config: Config) -> list[Issue]:
+    """An environment named like an Azure DevOps object mlops makes, at its line: its service
+    connection (and environment) would be that object, with another identity and checks."""
+    return [
+        _error(
+            ("environments", name),
+            f"environment name '{name}' is reserved for {DEVOPS_RESERVED[name]}",
+            "rename the environment, e.g. 'dev', 'test' or 'prod'",
+        )
+        for name in config.environments.azure
+        if name in DEVOPS_RESERVED
+    ]

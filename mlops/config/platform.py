@@ -159,6 +159,18 @@ class Subnets(Section):
     jump_hosts: Cidr | None = Field(
         None, description="The jump host behind Bastion; default: x.x.3.128/27."
     )
+    # GatewaySubnet: the name Azure requires, /27 or larger recommended
+    # (/azure/vpn-gateway/vpn-gateway-about-vpn-gateway-settings, "Gateway subnet")
+    gateway: Cidr | None = Field(
+        None, description="GatewaySubnet (network.access.vpn); default: x.x.4.0/27."
+    )
+    # an inbound endpoint's subnet: /28 or larger, delegated to Microsoft.Network/dnsResolvers
+    # (/azure/dns/dns-private-resolver-overview, "Subnet restrictions")
+    dns_resolver: Cidr | None = Field(
+        None,
+        description="The DNS Private Resolver's inbound endpoint (network.access.vpn);"
+        " default: x.x.4.64/28.",
+    )
 
 
 PRIVATE_DNS_ZONES = (
@@ -257,12 +269,88 @@ class Hub(Section):
     )
 
 
+class Vpn(Section):
+    """A point-to-site VPN gateway per environment: people connect with the Azure VPN Client,
+    signed in with Microsoft Entra ID (OpenVPN), and resolve the private endpoints' names
+    through a DNS Private Resolver in the network."""
+
+    # Entra ID authentication needs the OpenVPN protocol, which the Basic SKU lacks; the AZ
+    # SKUs are the zone-redundant ones (/azure/vpn-gateway/point-to-site-entra-gateway;
+    # /azure/vpn-gateway/about-gateway-skus)
+    sku: Literal["VpnGw1AZ", "VpnGw2AZ", "VpnGw3AZ", "VpnGw4AZ", "VpnGw5AZ"] = Field(
+        "VpnGw1AZ", description="Gateway SKU (throughput and connection count)."
+    )
+    client_address_pool: Cidr = Field(
+        "172.16.0.0/24",
+        description="Addresses handed to VPN clients of the first environment; each later"
+        " environment gets the next block of the same size. Must not overlap any network.",
+    )
+
+    def pools(self, envs: list[str]) -> dict[str, str]:
+        """Each environment's client address pool: the next block for each."""
+        size = ipaddress.IPv4Network(self.client_address_pool, strict=False).num_addresses
+        return {env: _shift(self.client_address_pool, i * size) for i, env in enumerate(envs)}
+
+
 class Access(Section):
     """How people reach the private workspace (/azure/machine-learning/how-to-secure-workspace-vnet,
     "Securely connect to your workspace": VPN gateway, ExpressRoute, or Bastion)."""
 
     bastion: Bastion | None = Field(None, description="Azure Bastion in each environment.")
+    vpn: Vpn | None = Field(None, description="A point-to-site VPN gateway in each environment.")
     hub: Hub | None = Field(None, description="Peer each environment network with a hub.")
+
+
+NetworkWatcherId = _constrained(
+    "network_watcher_id",
+    r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/networkWatchers/"
+    r"[^/]+",
+    "the resource id of a Network Watcher",
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/NetworkWatcherRG"
+    "/providers/Microsoft.Network/networkWatchers/NetworkWatcher_westeurope",
+)
+StorageAccountId = _constrained(
+    "storage_account_id",
+    r"/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Storage/storageAccounts/"
+    r"[a-z0-9]{3,24}",
+    "the resource id of a storage account",
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/NetworkWatcherRG"
+    "/providers/Microsoft.Storage/storageAccounts/stflowlogsweu",
+)
+
+
+class FlowLogRegion(Section):
+    """Where one region's flow logs go. Azure keeps one Network Watcher per region and
+    subscription, usually NetworkWatcher_<region> in NetworkWatcherRG, and a flow log lives
+    under it; the storage account must be in the same region
+    (/azure/network-watcher/vnet-flow-logs-overview)."""
+
+    network_watcher_id: NetworkWatcherId = Field(description="The region's Network Watcher.")
+    storage_account_id: StorageAccountId = Field(
+        description="Storage account in the same region that receives the flow logs."
+    )
+
+
+class FlowLogs(Section):
+    """Virtual network flow logs of each environment's network, with traffic analytics in its
+    Log Analytics workspace. NSG flow logs are being retired (no new ones after 30 June 2025,
+    retired 30 September 2027: /azure/network-watcher/nsg-flow-logs-overview); virtual
+    network flow logs replace them (/azure/network-watcher/vnet-flow-logs-overview)."""
+
+    regions: dict[Location, FlowLogRegion] = Field(
+        min_length=1,
+        description="Region of an environment to its Network Watcher and storage account.",
+    )
+    retention_days: int = Field(
+        90,
+        ge=0,
+        le=365,
+        description="Days the storage account keeps flow logs (0: forever); checkov's"
+        " CKV_AZURE_12 asks for 90 or more.",
+    )
+    traffic_analytics_minutes: Literal[10, 60] = Field(
+        60, description="How often traffic analytics processes the logs (10 or 60 minutes)."
+    )
 
 
 class Network(Section):
@@ -292,6 +380,9 @@ class Network(Section):
     build_agents: BuildAgents = Field(default=BuildAgents())
     egress: Egress = Field(default=Egress())
     access: Access = Field(default=Access())
+    flow_logs: FlowLogs | None = Field(
+        None, description="Virtual network flow logs (vnet mode); none: no flow logs."
+    )
 
     @model_validator(mode="after")
     def _derive_subnets(self) -> Network:
@@ -299,7 +390,8 @@ class Network(Section):
         address range, so a custom address space needs no new subnet settings."""
         base = ipaddress.IPv4Network(self.address_space[0], strict=False)
         for name, (offset, prefix) in DERIVED_SUBNETS.items():
-            if getattr(self.subnets, name) is None and base.prefixlen <= 22:
+            fits = offset + 2 ** (32 - prefix) <= base.num_addresses
+            if getattr(self.subnets, name) is None and fits:
                 address = base.network_address + offset
                 setattr(self.subnets, name, f"{address}/{prefix}")
         return self
@@ -329,7 +421,13 @@ class Network(Section):
 
 
 #: subnet -> (offset in the first address range, prefix length) when not set
-DERIVED_SUBNETS = {"firewall": (768, 26), "bastion": (832, 26), "jump_hosts": (896, 27)}
+DERIVED_SUBNETS = {
+    "firewall": (768, 26),
+    "bastion": (832, 26),
+    "jump_hosts": (896, 27),
+    "gateway": (1024, 27),
+    "dns_resolver": (1088, 28),
+}
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ resolved, and the platform engineers as required reviewers of `.azuredevops/`, `
 `mlops.yaml`. Each pipeline is authorized for exactly the connections, variable groups,
 environments and agent queues it uses (the queues as the rendered YAML names its pools).
 
+Per team of the platform (`teams:` in the platform repository): mlops/plan/devops_teams.py
+derives its objects; they join the project's in `DevOpsSpec` (`team_objects`, and its
+environments, connections, checks and authorizations in the project's own fields).
+
+How each kept object differs from what is wanted (checks, branch policies, connections):
+mlops/plan/devops_drift.py.
+
 Coexistence: checks and policies are told apart by resource, repository, branch, type and the
 platform's marker; what another team made (a business-hours check, another repository's
 policy) is never changed. Drift is compared on what matters: disabled state, approvers'
@@ -27,20 +34,25 @@ identities, instructions, timeout, a connection's client id, tenant and subscrip
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops.config.root import Config
-from mlops.plan.changes import PropertyChange
+from mlops.config.teams import team_environment
 from mlops.render import pipelines
 from mlops.render.pipelines import (
     PLATFORM,
     PROMOTION,
     connection,
     deployment_environments,
+    group_values,
+    off_hours_connection,
     pipeline_name,
     promotion_connection,
     variable_group,
 )
+
+if TYPE_CHECKING:
+    from mlops.plan.devops_teams import TeamObjects
 
 DEVOPS = "devops"
 #: what mlops writes into the objects it owns (instructions, descriptions, messages)
@@ -62,7 +74,7 @@ QUEUE_DENIED = ("cd", "infra")
 #: the pipelines that run from the default branch only: cd's stages require it, infra's
 #: connection carries branch control; ci runs every branch and pull request, ct may be
 #: queued on any branch to train in the first environment
-DEFAULT_BRANCH_ONLY = ("cd", "infra")
+DEFAULT_BRANCH_ONLY = ("cd", "infra", "endpoints")  # endpoints: cost.off_hours' schedules
 
 
 @dataclass
@@ -96,6 +108,10 @@ class Observed:
     permissions: dict[tuple[str, str], tuple[bool, frozenset[int]]] = field(default_factory=dict)
     #: Entra object id (lower case) -> Azure DevOps identity id, for groups the organisation knows
     identities: dict[str, str] = field(default_factory=dict)
+    #: the platform teams' model repositories: name -> id (None: not in the project yet)
+    repositories: dict[str, str | None] = field(default_factory=dict)
+    #: the policies that apply to each of those repositories' default branch
+    team_policies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -170,6 +186,9 @@ class DevOpsSpec:
     #: (resource type, resource name) -> the pipelines (names) that may use it
     authorizations: tuple[tuple[tuple[str, str], tuple[str, ...]], ...]
     unresolved: tuple[tuple[tuple[str | int, ...], str], ...] = ()  # (config path, problem)
+    #: the platform's teams: their Azure DevOps teams, repositories and pipelines (their
+    #: environments, connections, checks and authorizations are in the fields above)
+    team_objects: tuple[TeamObjects, ...] = ()
 
     @property
     def approvals(self) -> tuple[Approval, ...]:
@@ -246,6 +265,9 @@ def devops_spec(config: Config) -> DevOpsSpec:
         checks.append(BranchControl(resource, branch))
     if promotion_connection(config):
         checks.append(BranchControl(("endpoint", connection(config, PROMOTION)), branch))
+    # the off-hours connections: branch control only, an approval would hold the nightly run
+    for env in off_hours_envs(config):
+        checks.append(BranchControl(("endpoint", off_hours_connection(config, env)), branch))
     # a pool inside an environment's network is power too: only default-branch runs reach it
     users = queue_users(config)
     for queue, kinds in users.items():
@@ -260,6 +282,18 @@ def devops_spec(config: Config) -> DevOpsSpec:
         connections.append(
             Connection(
                 connection(config, env),
+                tenant,
+                str(identity.client_id) if identity else None,
+                str(spec.subscription_id or config.azure.subscription_id or "") or None,
+                where,
+            )
+        )
+    for env in off_hours_envs(config):  # the environment's identity, a connection of its own
+        identity, where = _identity(config, env, envs.index(env))
+        spec = config.environments.azure[env]
+        connections.append(
+            Connection(
+                off_hours_connection(config, env),
                 tenant,
                 str(identity.client_id) if identity else None,
                 str(spec.subscription_id or config.azure.subscription_id or "") or None,
@@ -289,17 +323,21 @@ def devops_spec(config: Config) -> DevOpsSpec:
     )
     variable_groups = []
     for env in envs:
-        names = config.environment_names(env)
-        spec = config.environments.azure[env]
-        values = {
-            "MLOPS_ENV": env,
-            "AZURE_SUBSCRIPTION_ID": str(
-                spec.subscription_id or config.azure.subscription_id or ""
-            ),
-            "AZURE_RESOURCE_GROUP": names.resource_group,
-            "AZUREML_WORKSPACE": names.workspace,
-        }
+        values = group_values(config, env)
         variable_groups.append((variable_group(config, env), tuple(sorted(values.items()))))
+    authorizations = _authorizations(config)
+    team_objects: list[TeamObjects] = []
+    if config.platform is None:  # the platform repository provisions its teams' objects
+        # imported here: devops_teams builds on this module's check and connection types
+        from mlops.plan.devops_teams import team_part, with_team_resources
+
+        for name in config.teams:
+            part = team_part(config, name, approvals, branch)
+            team_objects.append(part.objects)
+            checks += part.checks
+            connections += part.connections
+            authorizations += part.authorizations
+        authorizations = with_team_resources(config, authorizations, team_objects)
     return DevOpsSpec(
         project=project,
         repository=devops.repository or config.project.name,
@@ -310,17 +348,27 @@ def devops_spec(config: Config) -> DevOpsSpec:
         ),
         pipelines=tuple(
             (pipeline_name(config, kind), f"/.azuredevops/{kind}.yml")
-            for kind in ("ci", "ct", "cd", "infra")
+            for kind in (
+                "ci",
+                "ct",
+                "cd",
+                "infra",
+                *(("endpoints",) if off_hours_envs(config) else ()),
+            )
         ),
-        environments=tuple(deployment_environments(config)),
+        environments=(
+            *deployment_environments(config),
+            *(team_environment(t.team, env) for t in team_objects for env in later),
+        ),
         queues=tuple(users),
         checks=tuple(checks),
         min_reviewers=devops.min_reviewers,
         required_reviewers=tuple((g.name, str(g.object_id)) for g in groups["platform_engineers"]),
         variable_groups=tuple(variable_groups),
         connections=tuple(connections),
-        authorizations=_authorizations(config),
+        authorizations=authorizations,
         unresolved=tuple(unresolved),
+        team_objects=tuple(team_objects),
     )
 
 
@@ -330,10 +378,15 @@ def _authorizations(config: Config) -> tuple[tuple[tuple[str, str], tuple[str, .
     envs = list(config.environments.azure)
     ct, cd, infra = (pipeline_name(config, k) for k in ("ct", "cd", "infra"))
     out: list[tuple[tuple[str, str], tuple[str, ...]]] = []
+    sleeping = off_hours_envs(config)
+    endpoints = pipeline_name(config, "endpoints")
     for index, env in enumerate(envs):
         user = ct if index == 0 else cd
         out.append((("endpoint", connection(config, env)), (user,)))
-        out.append((("variablegroup", variable_group(config, env)), (user,)))
+        readers = (user, endpoints) if env in sleeping else (user,)
+        out.append((("variablegroup", variable_group(config, env)), readers))
+        if env in sleeping:
+            out.append((("endpoint", off_hours_connection(config, env)), (endpoints,)))
         if index > 0:
             out.append((("environment", env), (cd,)))
     if promotion_connection(config):
@@ -354,6 +407,8 @@ def queue_users(config: Config) -> dict[str, tuple[str, ...]]:
         "cd": pipelines.cd,
         "infra": pipelines.infra,
     }
+    if off_hours_envs(config):
+        documents["endpoints"] = pipelines.endpoints
     if not config.environments.azure:
         return {}
     users: dict[str, list[str]] = {}
@@ -361,6 +416,12 @@ def queue_users(config: Config) -> dict[str, tuple[str, ...]]:
         for name in sorted(_pool_names(render(config))):
             users.setdefault(name, []).append(kind)
     return {name: tuple(kinds) for name, kinds in sorted(users.items())}
+
+
+def off_hours_envs(config: Config) -> list[str]:
+    """The environments whose endpoints `cost.off_hours` puts to sleep (endpoints.yml)."""
+    off = config.cost.off_hours
+    return list(off.environments) if off is not None else []
 
 
 def _pool_names(node: Any) -> set[str]:
@@ -372,216 +433,3 @@ def _pool_names(node: Any) -> set[str]:
     if isinstance(node, list):
         return set().union(*(_pool_names(v) for v in node)) if node else set()
     return set()
-
-
-# --- checks ------------------------------------------------------------------------------------
-def approval_settings(approval: Approval, identity_ids: list[str]) -> dict[str, Any]:
-    return {
-        "approvers": [{"id": i} for i in identity_ids],
-        "minRequiredApprovers": approval.min_approvers,
-        "requesterCannotBeApprover": True,
-        "instructions": approval.instructions,
-        "executionOrder": "anyOrder",
-        "blockedApprovers": [],
-    }
-
-
-def branch_settings(branch: str) -> dict[str, Any]:
-    return {
-        "definitionRef": {
-            "id": BRANCH_CONTROL_TASK,
-            "name": "evaluatebranchProtection",
-            "version": "0.0.1",
-        },
-        "displayName": BRANCH_CONTROL_NAME,
-        "inputs": {
-            "allowedBranches": f"refs/heads/{branch}",
-            "ensureProtectionOfBranch": "true",
-            "allowUnknownStatusBranch": "false",
-        },
-    }
-
-
-BRANCH_TIMEOUT = 1440
-LOCK_TIMEOUT = 43200  # the Terraform provider's default: a rollout may wait on approvals
-
-
-def check_type(spec: CheckSpec) -> str:
-    if isinstance(spec, Approval):
-        return APPROVAL_CHECK
-    return TASK_CHECK if isinstance(spec, BranchControl) else EXCLUSIVE_LOCK_CHECK
-
-
-def is_ours(spec: CheckSpec, check: Check) -> bool:
-    """Whether `check` is the one mlops keeps for `spec`: same type and the platform's marker
-    (an exclusive lock carries no text: any lock on the resource is the lock)."""
-    if check.type_id.lower() != check_type(spec):
-        return False
-    if isinstance(spec, Approval):
-        return MARKER in str(check.settings.get("instructions") or "")
-    if isinstance(spec, BranchControl):
-        definition = (check.settings.get("definitionRef") or {}).get("id", "")
-        return (
-            str(definition).lower() == BRANCH_CONTROL_TASK
-            and check.settings.get("displayName") == BRANCH_CONTROL_NAME
-        )
-    return True
-
-
-def check_drift(
-    spec: CheckSpec, check: Check, identity_ids: dict[str, str]
-) -> list[PropertyChange]:
-    """What differs on what matters; approvers compared by identity, not by count."""
-    out: list[PropertyChange] = []
-
-    def differs(path: str, before: Any, after: Any) -> None:
-        if before != after:
-            out.append(PropertyChange(path, "modify", before, after))
-
-    differs("isDisabled", check.disabled, False)
-    if isinstance(spec, Lock):
-        return out
-    timeout = spec.timeout_minutes if isinstance(spec, Approval) else BRANCH_TIMEOUT
-    differs("timeout", check.timeout, timeout)
-    settings = check.settings
-    if isinstance(spec, Approval):
-        wanted = sorted(
-            identity_ids.get(oid.lower(), f"(group {oid})") for _, oid in spec.approvers
-        )
-        seen = sorted(str(a.get("id", "")).lower() for a in settings.get("approvers") or [])
-        differs("settings.approvers", seen, [w.lower() for w in wanted])
-        differs("settings.instructions", settings.get("instructions"), spec.instructions)
-        differs(
-            "settings.minRequiredApprovers",
-            int(settings.get("minRequiredApprovers") or 0),
-            spec.min_approvers,
-        )
-        differs(
-            "settings.requesterCannotBeApprover",
-            bool(settings.get("requesterCannotBeApprover")),
-            True,
-        )
-    else:
-        inputs = {k: str(v).lower() for k, v in (settings.get("inputs") or {}).items()}
-        for key, value in branch_settings(spec.branch)["inputs"].items():
-            differs(f"settings.inputs.{key}", inputs.get(key), value.lower())
-    return out
-
-
-# --- branch policies ---------------------------------------------------------------------------
-def policy_scope(repository_id: str, branch: str) -> list[dict[str, Any]]:
-    return [
-        {"repositoryId": repository_id, "refName": f"refs/heads/{branch}", "matchKind": "exact"}
-    ]
-
-
-def policy_settings(
-    spec: DevOpsSpec, repository_id: str, ci_pipeline_id: int | None, reviewer_ids: list[str]
-) -> dict[str, dict[str, Any]]:
-    scope = policy_scope(repository_id, spec.branch)
-    out: dict[str, dict[str, Any]] = {
-        MIN_REVIEWERS_POLICY: {
-            "minimumApproverCount": spec.min_reviewers,
-            "creatorVoteCounts": False,
-            "resetOnSourcePush": True,
-            "scope": scope,
-        },
-        COMMENTS_POLICY: {"scope": scope},
-        REQUIRED_REVIEWERS_POLICY: {
-            "requiredReviewerIds": sorted(reviewer_ids),
-            "filenamePatterns": list(PROTECTED_PATHS),
-            "minimumApproverCount": 1,
-            "creatorVoteCounts": False,
-            "message": f"Platform engineers review pipelines, infrastructure and mlops.yaml."
-            f" {MARKER}.",
-            "scope": scope,
-        },
-    }
-    if ci_pipeline_id is not None:
-        out[BUILD_POLICY] = {
-            "buildDefinitionId": ci_pipeline_id,
-            "validDuration": 720,
-            "queueOnSourceUpdateOnly": True,
-            "manualQueueOnly": False,
-            "displayName": "CI",
-            "scope": scope,
-        }
-    return out
-
-
-def find_policy(
-    policies: list[dict[str, Any]], type_id: str, repository_id: str, branch: str
-) -> dict[str, Any] | None:
-    """This repository's policy of a type on exactly this branch (a project-wide one, or
-    another repository's, is someone else's); required reviewers also by the marker, since a
-    branch holds several."""
-    ref = f"refs/heads/{branch}"
-    for policy in policies:
-        if str(policy["type"]).lower() != type_id:
-            continue
-        scopes = policy["settings"].get("scope") or []
-        exact = [
-            s
-            for s in scopes
-            if str(s.get("repositoryId") or "").lower() == repository_id.lower()
-            and s.get("refName") == ref
-            and str(s.get("matchKind", "")).lower() == "exact"
-        ]
-        if len(exact) != len(scopes) or not exact:
-            continue
-        if type_id == REQUIRED_REVIEWERS_POLICY and MARKER not in str(
-            policy["settings"].get("message") or ""
-        ):
-            continue
-        return policy
-    return None
-
-
-def policy_drift(wanted: dict[str, Any], seen: dict[str, Any]) -> list[PropertyChange]:
-    """Azure DevOps answers with more keys and capitalised enum values: compare what we set."""
-    out = []
-    for flag in ("enabled", "blocking"):
-        if not seen.get(flag, True):
-            out.append(PropertyChange(f"is{flag.title()}", "modify", False, True))
-    for key, value in wanted.items():
-        before = seen["settings"].get(key)
-        if _normal(value) != _normal(before):
-            out.append(PropertyChange(f"settings.{key}", "modify", before, value))
-    return out
-
-
-def _normal(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.lower()
-    if isinstance(value, dict):
-        return {k: _normal(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_normal(v) for v in value]
-    return value
-
-
-# --- service connections -----------------------------------------------------------------------
-def connection_drift(wanted: Connection, seen: dict[str, Any]) -> list[PropertyChange]:
-    """The identity a connection signs in as: client id, tenant and subscription (not its
-    name, which says nothing about who it is)."""
-    parameters = {k.lower(): v for k, v in (seen.get("parameters") or {}).items()}
-    data = seen.get("data") or {}
-    pairs = (
-        ("authorization.scheme", seen.get("scheme"), "WorkloadIdentityFederation"),
-        (
-            "authorization.parameters.serviceprincipalid",
-            parameters.get("serviceprincipalid"),
-            wanted.client_id,
-        ),
-        ("authorization.parameters.tenantid", parameters.get("tenantid"), wanted.tenant_id),
-        ("data.subscriptionId", data.get("subscriptionId"), wanted.subscription_id),
-    )
-    return [
-        PropertyChange(path, "modify", before, after)
-        for path, before, after in pairs
-        if str(before or "").lower() != str(after or "").lower()
-    ]
-
-
-def is_managed_connection(seen: dict[str, Any]) -> bool:
-    return MARKER in str(seen.get("description") or "")

@@ -6,7 +6,9 @@ by hand, or by an earlier tool) counts as done rather than as a conflict. An ass
 the platform's scopes that mlops.yaml does not declare is a delete when mlops made it (its
 description says so) and otherwise `unmanaged`: shown, and removed only by `--prune`, and
 then only for users and groups; service principals include the managed identities Azure ML
-grants itself, which a prune must never take away.
+grants itself, which a prune must never take away. The role assignments an environment's
+stack deploys for its policy identities (described with STACK_MARKER) are the stack's own
+and are not listed at all.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mlops.plan.changes import PropertyChange, ResourceChange
 from mlops.rbac.builtin import BUILTIN
 from mlops.rbac.model import MANAGED_MARKER, Assignment, CustomRole, RoleModel
 from mlops.rbac.roles import derived_guid
+from mlops.render.infra.diagnostics import STACK_MARKER
 
 DEFINITION = "Microsoft.Authorization/roleDefinitions"
 ASSIGNMENT = "Microsoft.Authorization/roleAssignments"
@@ -226,6 +229,8 @@ def role_changes(
             continue
         if seen.identity in declared or not _within(seen.scope.lower(), scopes):
             continue
+        if (seen.description or "").startswith(STACK_MARKER):
+            continue  # a policy identity's role, deployed and kept by the environment's stack
         label = f"{_role_label(seen, full)} -> {seen.principal_type} {seen.principal_id}"
         label += f" at {seen.scope.rstrip('/').rsplit('/', 1)[-1]}"
         if (seen.description or "").startswith(MANAGED_MARKER):

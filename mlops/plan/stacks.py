@@ -33,6 +33,18 @@ MAX_EXCLUDED_PRINCIPALS = 5
 #: "Up to 200 actions are permitted" in excludedActions. (DENY_SETTINGS_REST)
 MAX_EXCLUDED_ACTIONS = 200
 
+#: denySettings.excludedActions: "RBAC management operations excluded from the deny
+#: settings" (DOCS, "Protect managed resources"; DENY_SETTINGS_REST). An environment's
+#: resource-log policies (mlops.render.infra.diagnostics) deploy, as their own identities, a
+#: diagnostic setting onto each resource the stack manages: an extension resource at the
+#: resource's scope. Only that write is excluded; the remediation deployment itself is a
+#: resource-group deployment the stack does not manage.
+#: Caveat: DOCS says deny settings reach "nested resources under managed resources" only
+#: with applyToChildScopes, which mlops leaves off (the deployment identity writes the
+#: workspace's child resources, its online endpoints); whether Azure counts an extension
+#: resource as such a child scope is not documented, so the write is excluded either way.
+EXCLUDED_ACTIONS = ("Microsoft.Insights/diagnosticSettings/write",)
+
 #: Deny settings per stack unless mlops.yaml says otherwise: people may try things by hand in
 #: dev; test, prod, the shared registry and any other environment are written only by mlops.
 DEFAULT_DENY: dict[str, DenyMode] = {"dev": "none"}
@@ -77,6 +89,7 @@ class StackSettings:
     action_on_unmanage: UnmanageAction
     deny_mode: DenyMode
     excluded_principals: tuple[str, ...] = ()
+    excluded_actions: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """The Azure built-in roles the governance model assigns or derives from, as Azure publishes them.
 
 Copied from the role definitions on Microsoft Learn ("Azure built-in roles", the Privileged,
-General, Storage and AI + machine learning pages, checked 2026-11): `rbac check` evaluates
-these exact lists, so an auditor sees what Azure would decide. Built-in role ids are the
+General, Storage, AI + machine learning and Containers pages, checked 2026-11): `rbac check`
+evaluates these exact lists, so an auditor sees what Azure would decide. Built-in role ids are the
 same in every tenant.
 """
 
@@ -209,6 +209,141 @@ STORAGE_BLOB_DATA_READER = Role(
     ),
 )
 
+#: Azure Kubernetes Service roles (the Containers page of "Azure built-in roles":
+#: /azure/role-based-access-control/built-in-roles/containers; how AKS uses them:
+#: /azure/aks/manage-azure-rbac). With Azure RBAC for Kubernetes authorization on the
+#: cluster, a data action here is what the Kubernetes API allows the holder.
+_AKS_READ = (
+    "Microsoft.Authorization/*/read",
+    "Microsoft.Resources/subscriptions/operationresults/read",
+    "Microsoft.Resources/subscriptions/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+)
+_MC = "Microsoft.ContainerService/managedClusters"
+
+AKS_CLUSTER_USER = Role(
+    name="Azure Kubernetes Service Cluster User Role",
+    id="4abbcc35-e782-43d8-92c5-2d3f1bd2253f",
+    description="List cluster user credential action.",
+    permission=Permission(
+        actions=(f"{_MC}/listClusterUserCredential/action", f"{_MC}/read"),
+        not_actions=(),
+        data_actions=(),
+        not_data_actions=(),
+    ),
+)
+
+AKS_RBAC_READER = Role(
+    name="Azure Kubernetes Service RBAC Reader",
+    id="7f6c6a51-bcf8-42ba-9220-52d62157d7db",
+    description=(
+        "Allows read-only access to see most objects in a namespace. It does not allow "
+        "viewing roles or role bindings. This role does not allow viewing Secrets, since "
+        "reading the contents of Secrets enables access to ServiceAccount credentials in the "
+        "namespace, which would allow API access as any ServiceAccount in the namespace (a "
+        "form of privilege escalation). Applying this role at cluster scope will give access "
+        "across all namespaces."
+    ),
+    permission=Permission(
+        actions=_AKS_READ,
+        not_actions=(),
+        data_actions=tuple(
+            f"{_MC}/{x}"
+            for x in (
+                "apps/controllerrevisions/read",
+                "apps/daemonsets/read",
+                "apps/deployments/read",
+                "apps/replicasets/read",
+                "apps/statefulsets/read",
+                "autoscaling/horizontalpodautoscalers/read",
+                "batch/cronjobs/read",
+                "batch/jobs/read",
+                "configmaps/read",
+                "discovery.k8s.io/endpointslices/read",
+                "endpoints/read",
+                "events.k8s.io/events/read",
+                "events/read",
+                "extensions/daemonsets/read",
+                "extensions/deployments/read",
+                "extensions/ingresses/read",
+                "extensions/networkpolicies/read",
+                "extensions/replicasets/read",
+                "limitranges/read",
+                "metrics.k8s.io/pods/read",
+                "metrics.k8s.io/nodes/read",
+                "namespaces/read",
+                "networking.k8s.io/ingresses/read",
+                "networking.k8s.io/networkpolicies/read",
+                "persistentvolumeclaims/read",
+                "pods/read",
+                "policy/poddisruptionbudgets/read",
+                "replicationcontrollers/read",
+                "resourcequotas/read",
+                "serviceaccounts/read",
+                "services/read",
+            )
+        ),
+        not_data_actions=(),
+    ),
+)
+
+AKS_RBAC_WRITER = Role(
+    name="Azure Kubernetes Service RBAC Writer",
+    id="a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",
+    description=(
+        "Allows read/write access to most objects in a namespace.This role does not allow "
+        "viewing or modifying roles or role bindings. However, this role allows accessing "
+        "Secrets and running Pods as any ServiceAccount in the namespace, so it can be used to "
+        "gain the API access levels of any ServiceAccount in the namespace. Applying this role "
+        "at cluster scope will give access across all namespaces."
+    ),
+    permission=Permission(
+        actions=_AKS_READ,
+        not_actions=(),
+        data_actions=tuple(
+            f"{_MC}/{x}"
+            for x in (
+                "apps/controllerrevisions/read",
+                "apps/daemonsets/*",
+                "apps/deployments/*",
+                "apps/replicasets/*",
+                "apps/statefulsets/*",
+                "autoscaling/horizontalpodautoscalers/*",
+                "batch/cronjobs/*",
+                "coordination.k8s.io/leases/read",
+                "coordination.k8s.io/leases/write",
+                "coordination.k8s.io/leases/delete",
+                "discovery.k8s.io/endpointslices/read",
+                "batch/jobs/*",
+                "configmaps/*",
+                "endpoints/*",
+                "events.k8s.io/events/read",
+                "events/*",
+                "extensions/daemonsets/*",
+                "extensions/deployments/*",
+                "extensions/ingresses/*",
+                "extensions/networkpolicies/*",
+                "extensions/replicasets/*",
+                "limitranges/read",
+                "metrics.k8s.io/pods/read",
+                "metrics.k8s.io/nodes/read",
+                "namespaces/read",
+                "networking.k8s.io/ingresses/*",
+                "networking.k8s.io/networkpolicies/*",
+                "persistentvolumeclaims/*",
+                "pods/*",
+                "policy/poddisruptionbudgets/*",
+                "replicationcontrollers/*",
+                "resourcequotas/read",
+                "secrets/*",
+                "serviceaccounts/*",
+                "services/*",
+            )
+        ),
+        not_data_actions=(),
+    ),
+)
+
 BUILTIN = {
     r.id: r
     for r in (
@@ -222,5 +357,8 @@ BUILTIN = {
         AZUREML_REGISTRY_USER,
         STORAGE_BLOB_DATA_CONTRIBUTOR,
         STORAGE_BLOB_DATA_READER,
+        AKS_CLUSTER_USER,
+        AKS_RBAC_READER,
+        AKS_RBAC_WRITER,
     )
 }

@@ -2,9 +2,10 @@
 
 The operation's target is the environment's resource it belongs to (the workspace for
 `Microsoft.MachineLearningServices/workspaces/...`, the storage account for
-`Microsoft.Storage/...`, the shared registry for `.../registries/...`, otherwise the
-resource group); every grant at that scope or above it applies, each role on its own
-(actions minus that role's notActions), and any one that allows the operation allows it.
+`Microsoft.Storage/...`, the shared registry for `.../registries/...`, the AKS cluster for
+`Microsoft.ContainerService/managedClusters/...`, otherwise the resource group); every grant
+at that scope or above it applies, each role on its own (actions minus that role's
+notActions), and any one that allows the operation allows it.
 
 Whether an operation is a data action comes from Microsoft's published operation list
 (`operations`), never from its shape; a wildcard is not an operation, and an override that
@@ -26,11 +27,13 @@ _TARGETS = (
     ("microsoft.machinelearningservices/registries", "registry"),
     ("microsoft.machinelearningservices/workspaces", "workspace"),
     ("microsoft.storage/storageaccounts", "storage_account"),
+    ("microsoft.containerservice/managedclusters", "kubernetes"),
 )
 
 
-def target_scope(config: Config, env: str, operation: str) -> Scope:
-    """The resource an operation acts on in `env` (an Azure environment of `config`)."""
+def target_scope(config: Config, env: str, operation: str, team: str | None = None) -> Scope:
+    """The resource an operation acts on in `env` (an Azure environment of `config`); with
+    `team`, that team's workspace, storage account or AKS namespace."""
     names = config.environment_names(env)
     spec = config.environments.azure[env]
     sub = spec.subscription_id or config.azure.subscription_id
@@ -41,10 +44,16 @@ def target_scope(config: Config, env: str, operation: str) -> Scope:
         return Scope(
             "registry", shared.resource_group, shared.registry, config.azure.subscription_id
         )
+    if team is not None and kind != "resource_group":
+        from mlops.rbac.teams import scopes
+
+        own = scopes(config, env, team)
+        return own["kubernetes_namespace" if kind == "kubernetes" else kind]
     name = {
         "workspace": names.workspace,
         "storage_account": names.storage_account,
         "resource_group": names.resource_group,
+        "kubernetes": names.kubernetes,
     }[kind]
     return Scope(kind, names.resource_group, name, sub)  # type: ignore[arg-type]
 
@@ -59,6 +68,8 @@ class Verdict:
     decisions: tuple[tuple[Grant, Decision], ...]  # every grant that applies at the target
     source: str | None = None  # where the operation's classification comes from
     eligible: tuple[Grant, ...] = ()  # PIM eligibilities that would allow it once activated
+    team: str | None = None  # the persona's team
+    target_team: str | None = None  # whose resource the operation acts on
 
     @property
     def granting(self) -> list[Grant]:
@@ -79,6 +90,8 @@ class Verdict:
     def to_dict(self) -> dict[str, object]:
         return {
             "persona": self.persona,
+            "team": self.team,
+            "target_team": self.target_team,
             "operation": self.operation,
             "env": self.env,
             "scope": self.target.path(),
@@ -145,15 +158,26 @@ def check(
     env: str,
     *,
     data: bool | None = None,
+    team: str | None = None,
+    target_team: str | None = None,
 ) -> Verdict:
-    """Evaluate `operation` for `persona` in `env`, as Azure would with standing roles."""
+    """Evaluate `operation` for `persona` (of `team`, when given) in `env`, as Azure would
+    with standing roles, on the resource of `target_team` (default: the persona's own team;
+    an AKS operation then acts in the team's namespace)."""
     is_data, source = classify(operation, data)
-    target = target_scope(config, env, operation)
-    applying = [g for g in model.grants if g.persona == persona and g.scope.contains(target)]
+    whose = target_team or team
+    target = target_scope(config, env, operation, whose)
+    applying = [
+        g
+        for g in model.grants
+        if g.persona == persona and g.team == team and g.scope.contains(target)
+    ]
     decisions = tuple(
         (g, g.role.decide(operation, data=is_data)) for g in applying if not g.eligible
     )
     eligible = tuple(
         g for g in applying if g.eligible and g.role.decide(operation, data=is_data).allowed
     )
-    return Verdict(persona, operation, env, target, is_data, decisions, source, eligible)
+    return Verdict(
+        persona, operation, env, target, is_data, decisions, source, eligible, team, whose
+    )

@@ -91,6 +91,11 @@ DEPLOYMENT = (
     f"{W}/codes/versions/write",
     f"{W}/environments/write",
     f"{W}/environments/versions/write",
+    # the endpoint's model monitor, moved to the new deployment at each release
+    # (monitoring.collection; /azure/role-based-access-control/permissions/ai-machine-learning).
+    # Azure RBAC has one operation for monitor and job schedules: the identity could also
+    # write a job schedule, whose jobs Azure ML submits on the schedule's behalf
+    f"{W}/schedules/write",
 )
 
 #: what the data scientist's role also names in notActions: its allow-list grants none of

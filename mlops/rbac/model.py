@@ -13,7 +13,12 @@
 - the promotion identity: Registry Publisher on the shared registry (the only writer of
   registry assets) and Reader on the development workspace it promotes from;
 - the deployment identity of each later environment: the custom Deployer role on that
-  environment's workspace, Registry Reader.
+  environment's workspace, Registry Reader;
+- with deployment.target kubernetes, on each environment's AKS cluster (Azure RBAC for
+  Kubernetes authorization, /azure/aks/manage-azure-rbac): platform engineers the Cluster
+  User Role (sign in with Entra ID) and RBAC Writer (operate what runs there, the router's
+  TLS secret included); the deployment identity the Cluster User Role and RBAC Reader on the
+  namespace its endpoints run in, to follow a rollout (deploying goes through Azure ML).
 
 A grant says what a persona or identity holds where; an assignment is a grant given to one
 principal. Grants exist whether or not mlops.yaml names the principals yet, so the matrix
@@ -62,6 +67,7 @@ class Grant:
     assignable: tuple[Role, ...] = ()
     assignees: tuple[str, ...] = ()  # principal object ids; empty: none declared yet
     eligible: bool = False  # a PIM eligibility (activated just in time), not a standing role
+    team: str | None = None  # a team's grant (mlops.rbac.teams), on that team's resources
 
     def condition(self) -> str | None:
         """Azure's delegation condition on role-assignment writes and deletes: only the
@@ -121,7 +127,8 @@ class Assignment:
 
     @property
     def description(self) -> str:
-        return f"{MANAGED_MARKER}: {self.grant.persona} in {self.grant.env}"
+        team = f"team {self.grant.team} " if self.grant.team else ""
+        return f"{MANAGED_MARKER}: {team}{self.grant.persona} in {self.grant.env}"
 
     @property
     def label(self) -> str:
@@ -171,10 +178,12 @@ def role_model(config: Config) -> RoleModel:
     shared_sub = config.azure.subscription_id
     shared_rg = Scope("resource_group", shared.resource_group, shared.resource_group, shared_sub)
     registry = Scope("registry", shared.resource_group, shared.registry, shared_sub)
+    kubernetes = config.deployment.target == "kubernetes"
     delegable = (
         builtin.CONTRIBUTOR,
         builtin.STORAGE_BLOB_DATA_CONTRIBUTOR,
         *roles.values(),
+        *(AKS_ROLES if kubernetes else ()),
     )
     assignees = tuple(sorted({p.object_id for p in all_principals(config)}))
     jit = config.governance.just_in_time
@@ -264,12 +273,16 @@ def role_model(config: Config) -> RoleModel:
             ]
         else:
             grants += [
+                # with teams the resource group holds every team's workspace too: the
+                # platform's own data scientists read only the platform's workspace there
                 Grant(
                     "data_scientists",
                     env,
-                    rg,
+                    workspace if config.teams else rg,
                     roles["reader"],
-                    "see what runs, change nothing",
+                    "see what runs in the platform's workspace, change nothing"
+                    if config.teams
+                    else "see what runs, change nothing",
                 ),
                 Grant(
                     DEPLOYMENT,
@@ -279,6 +292,20 @@ def role_model(config: Config) -> RoleModel:
                     "deploy promoted models to this environment's endpoints",
                 ),
             ]
+            if config.monitoring.collection:
+                # CT's daily check (the training identity) reads the newest run of this
+                # environment's monitor schedule: a breached signal retrains (trigger drift)
+                grants.append(
+                    Grant(
+                        TRAINING,
+                        env,
+                        workspace,
+                        roles["reader"],
+                        "read the endpoint's monitor runs: a breached signal retrains",
+                    )
+                )
+        if kubernetes:
+            grants += _kubernetes_grants(config, env, env == first)
     grants += owners(SHARED, shared_rg)
     grants += [
         Grant(
@@ -299,6 +326,10 @@ def role_model(config: Config) -> RoleModel:
             "promote models: the only writer of registry assets",
         )
     )
+    if config.teams:
+        from mlops.rbac.teams import team_grants
+
+        grants += team_grants(config, roles, registry)
     custom = tuple(
         CustomRole(
             spec.key,
@@ -309,6 +340,60 @@ def role_model(config: Config) -> RoleModel:
         for spec in SPECS
     )
     return RoleModel(custom, tuple(grants), tuple(_assignments(config, grants)))
+
+
+AKS_ROLES = (builtin.AKS_CLUSTER_USER, builtin.AKS_RBAC_READER, builtin.AKS_RBAC_WRITER)
+#: the namespace the Kubernetes compute runs endpoints in (render/infra/aks.py attaches it)
+AKS_NAMESPACE = "azureml"
+
+
+def _kubernetes_grants(config: Config, env: str, first: bool) -> list[Grant]:
+    """AKS roles on the environment's cluster (its Azure RBAC authorization is on)."""
+    names = config.environment_names(env)
+    sub = config.environments.azure[env].subscription_id or config.azure.subscription_id
+    cluster = Scope("kubernetes", names.resource_group, names.kubernetes, sub)
+    namespace = Scope(
+        "kubernetes_namespace",
+        names.resource_group,
+        f"{names.kubernetes}/namespaces/{AKS_NAMESPACE}",
+        sub,
+    )
+    grants = [
+        Grant(
+            "platform_engineers",
+            env,
+            cluster,
+            builtin.AKS_CLUSTER_USER,
+            "get the cluster's kubeconfig, signing in with Entra ID",
+        ),
+        Grant(
+            "platform_engineers",
+            env,
+            cluster,
+            builtin.AKS_RBAC_WRITER,
+            "operate what runs on the cluster (rollouts, the router's TLS secret);"
+            " no roles or role bindings",
+        ),
+    ]
+    if not first:
+        grants += [
+            Grant(
+                DEPLOYMENT,
+                env,
+                cluster,
+                builtin.AKS_CLUSTER_USER,
+                "get the cluster's kubeconfig, signing in with Entra ID",
+            ),
+            Grant(
+                DEPLOYMENT,
+                env,
+                namespace,
+                builtin.AKS_RBAC_READER,
+                "follow its deployments' rollout (pods, events) in the endpoints' namespace;"
+                " no secrets",
+            ),
+        ]
+    return grants
 
 
 def principals(config: Config, persona: str, env: str) -> list[Principal]:
@@ -358,12 +443,27 @@ def principals(config: Config, persona: str, env: str) -> list[Principal]:
 
 def all_principals(config: Config) -> list[Principal]:
     """Every principal any grant goes to (what the owners' condition lets them assign to)."""
+    from mlops.rbac.teams import TEAM_PERSONAS, team_principals
+
     out: dict[str, Principal] = {}
     for persona in ALL_PERSONAS:
         for env in (*config.environments.azure, SHARED):
             for p in principals(config, persona, env):
                 out.setdefault(p.object_id, p)
+    for team in sorted(config.teams):
+        for persona in TEAM_PERSONAS:
+            for p in team_principals(config, team, persona, SHARED):
+                out.setdefault(p.object_id, p)
     return list(out.values())
+
+
+def grant_principals(config: Config, grant: Grant) -> list[Principal]:
+    """Who holds `grant`: its persona's principals, or its team's."""
+    if grant.team is not None:
+        from mlops.rbac.teams import team_principals
+
+        return team_principals(config, grant.team, grant.persona, grant.env)
+    return principals(config, grant.persona, grant.env)
 
 
 def _sp(name: str, object_id: object, field: tuple[str | int, ...]) -> Principal:
@@ -371,4 +471,4 @@ def _sp(name: str, object_id: object, field: tuple[str | int, ...]) -> Principal
 
 
 def _assignments(config: Config, grants: list[Grant]) -> list[Assignment]:
-    return [Assignment(g, p) for g in grants for p in principals(config, g.persona, g.env)]
+    return [Assignment(g, p) for g in grants for p in grant_principals(config, g)]

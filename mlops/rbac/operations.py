@@ -10,13 +10,16 @@ How each list was made: Microsoft.MachineLearningServices is the page's whole ta
 row by row; Microsoft.KeyVault is the page's secrets and vault rows (actions and data
 actions); Microsoft.Storage, Microsoft.Network, Microsoft.Authorization and
 Microsoft.Resources are the subset the platform's roles and checks name, written from those
-pages without a row-by-row copy: re-check them against the page before relying on a name.
+pages without a row-by-row copy: re-check them against the page before relying on a name;
+Microsoft.ContainerService likewise (operations_aks, for the AKS roles).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+
+from mlops.rbac import operations_aks
 
 PERMISSIONS = "https://learn.microsoft.com/azure/role-based-access-control/permissions"
 
@@ -475,7 +478,19 @@ deploymentStacks/delete
 """,
 )
 
-PROVIDERS = (ML, ML_OUTBOUND_RULES, KEY_VAULT, STORAGE, NETWORK, AUTHORIZATION, RESOURCES)
+_namespace, _page, _actions, _data_actions = operations_aks.CONTAINER_SERVICE
+CONTAINER_SERVICE = Provider(_namespace, f"{PERMISSIONS}/{_page}", _actions, _data_actions)
+
+PROVIDERS = (
+    ML,
+    ML_OUTBOUND_RULES,
+    KEY_VAULT,
+    STORAGE,
+    NETWORK,
+    AUTHORIZATION,
+    RESOURCES,
+    CONTAINER_SERVICE,
+)
 
 
 @cache

@@ -16,18 +16,31 @@ from mlops.rbac.permissions import Decision, Permission
 #: The namespace of every GUID mlops derives (role-definition ids, role-assignment names).
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_DNS, "rbac.mlops")
 
-ScopeKind = Literal["resource_group", "workspace", "storage_account", "registry"]
+ScopeKind = Literal[
+    "resource_group",
+    "workspace",
+    "storage_account",
+    "registry",
+    "kubernetes",
+    "kubernetes_namespace",
+]
 
 PROVIDERS: dict[str, str] = {
     "workspace": "Microsoft.MachineLearningServices/workspaces",
     "storage_account": "Microsoft.Storage/storageAccounts",
     "registry": "Microsoft.MachineLearningServices/registries",
+    "kubernetes": "Microsoft.ContainerService/managedClusters",
+    # a namespace of an AKS cluster: <cluster id>/namespaces/<name>, where AKS evaluates Azure
+    # RBAC for that namespace only (/azure/aks/manage-azure-rbac, "Create role assignments")
+    "kubernetes_namespace": "Microsoft.ContainerService/managedClusters",
 }
 LABELS: dict[str, str] = {
     "resource_group": "resource group",
     "workspace": "workspace",
     "storage_account": "storage account",
     "registry": "registry",
+    "kubernetes": "AKS cluster",
+    "kubernetes_namespace": "AKS namespace",
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.config.root import Config
+from mlops.monitoring.collection import check_environment
 
 SCHEMAS = "https://azuremlschemas.azureedge.net/latest"
 #: the name the environment template gives the AKS cluster attached to the workspace
@@ -89,8 +90,33 @@ def deployment_spec(
         # setting this flag": https://learn.microsoft.com/azure/machine-learning/
         # concept-secure-online-endpoint ("Secure outbound access with workspace managed VNet")
         spec["egress_public_network_access"] = "disabled"
+    if config.monitoring.collection:
+        check_environment(config)  # the Collector must be installed, or nothing is collected
+        spec["data_collector"] = data_collector(config)
     spec["tags"] = {"managed_by": "mlops", **(tags or {})}
     return spec
+
+
+#: the collections the scoring script logs through azureml-ai-monitoring's Collector; Azure
+#: ML model monitoring recognises these two names as the deployment's inputs and outputs:
+#: https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data
+COLLECTIONS = ("model_inputs", "model_outputs")
+
+
+def data_collector(config: Config) -> dict[str, Any]:
+    """Azure ML's data collector for the deployment: each collection enabled, with no `data`
+    of its own, so it goes to the workspace's default blob storage under
+    modelDataCollector/<endpoint>/<deployment>/<collection>/yyyy/MM/dd/HH/, one folder per
+    hour (rolling_rate hour); sampling_rate (0.0-1.0) applies to every collection.
+    Source: https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data
+    ("Configure data collection", "Collected data storage") and
+    https://learn.microsoft.com/azure/machine-learning/reference-yaml-deployment-managed-online
+    (`data_collector`; `enabled` is a string there, 'True')."""
+    return {
+        "collections": {name: {"enabled": "True"} for name in COLLECTIONS},
+        "rolling_rate": "hour",
+        "sampling_rate": config.monitoring.sampling_rate,
+    }
 
 
 def _kind(kubernetes: bool) -> str:

@@ -45,12 +45,15 @@ def stack_files(name: str, template: Template) -> list[RenderedFile]:
 
 
 def render(config: Config) -> list[RenderedFile]:
-    """All rendered files of the project."""
+    """All rendered files of the project. A model repository bound to a platform renders
+    its pipelines only: its infrastructure, roles and policies are the platform's, rendered
+    and provisioned from the platform repository."""
     files: list[RenderedFile] = []
-    for name, template in stacks(config).items():
-        files.extend(stack_files(name, template))
-    for name, document in governance_files(config, role_model(config).custom_roles).items():
-        files.append(RenderedFile(f"infra/{name}", dump_json(document)))
+    if config.platform is None:
+        for name, template in stacks(config).items():
+            files.extend(stack_files(name, template))
+        for name, document in governance_files(config, role_model(config).custom_roles).items():
+            files.append(RenderedFile(f"infra/{name}", dump_json(document)))
     for name, document in pipeline_files(config).items():
         files.append(RenderedFile(f"{FOLDER}/{name}", YAML_HEADER + dump_yaml(document)))
     return files
@@ -81,7 +84,8 @@ def compare(root: Path, files: list[RenderedFile]) -> Drift:
     extra = []
     infra = root / "infra"
     if infra.is_dir():
-        for path in sorted(infra.glob("*/*.json")):
+        # the templates, and the teams' Kubernetes objects (mlops.render.roles, with teams on AKS)
+        for path in sorted([*infra.glob("*/*.json"), *infra.glob("*/kubernetes/*")]):
             rel = path.relative_to(root).as_posix()
             if rel not in expected:
                 extra.append(rel)

@@ -21,6 +21,7 @@ from typing import Any
 from mlops.config.root import Config
 from mlops.rbac.model import CustomRole
 from mlops.rbac.roles import Scope, derived_guid
+from mlops.render.infra.namespaces import files as namespace_files
 
 SCHEMA = (
     "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#"
@@ -152,4 +153,6 @@ def governance_files(config: Config, custom_roles: tuple[CustomRole, ...]) -> di
         if not s.subscription_id or s.subscription_id == config.azure.subscription_id
     ]
     out[f"policies/{POLICY_FILE}"] = policy_template(config, same_subscription)
+    # the teams' namespaces, quotas and network policies, which Flux applies to the cluster
+    out |= namespace_files(config)
     return out

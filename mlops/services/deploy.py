@@ -134,6 +134,7 @@ def deploy_local(
 
     Deploys of one endpoint take turns, so two at once leave one healthy server."""
     from mlops.backends.local.serving import HEALTHY, ServerSpec, server_shim
+    from mlops.monitoring.collection import local_collection
     from mlops.services.models import registry
 
     spec = serving_environment(loaded, mode)
@@ -146,13 +147,16 @@ def deploy_local(
     label = environment_label(spec)
     bin_dir = serving_bin(spec, progress)  # before the lock: a build may take a while
     shim = server_shim(local.folder / ".server") if bin_dir is not None else None
+    collection = local_collection(loaded, version.name, version.version, isolated=spec.isolated)
     with local.lock(name, progress=progress):
         current = local.get(name)
-        same = current is not None and (current.model, current.version, current.environment) == (
-            version.name,
-            version.version,
-            label,
-        )
+        # switching monitoring.collection on or off restarts the server
+        same = current is not None and (
+            current.model,
+            current.version,
+            current.environment,
+            current.collecting,
+        ) == (version.name, version.version, label, collection is not None)
         if same and port in (None, current.port) and local.status(current) == HEALTHY:
             return current, False
         endpoint = local.deploy(
@@ -167,6 +171,7 @@ def deploy_local(
                 max_bytes,
                 bin_dir,
                 shim,
+                collection,
             ),
             fetch_model=lambda model_dir: registry(state).download(
                 version.name, version.version, model_dir
@@ -400,6 +405,7 @@ def serve_foreground(
 
     from mlops.backends.local import processes
     from mlops.backends.local.serving import ServerSpec, server_shim
+    from mlops.monitoring.collection import local_collection
     from mlops.services.models import registry
 
     processes.ensure_port_free(port)
@@ -423,6 +429,7 @@ def serve_foreground(
         loaded.config.deployment.max_request_bytes,
         bin_dir,
         server_shim(serve / ".server") if bin_dir is not None else None,
+        local_collection(loaded, version.name, version.version, isolated=spec.isolated),
     )
     where = spec.source if spec.isolated else "this CLI's environment"
     progress(f"serving {version.name}:{version.version} at {server.url} in {where}")

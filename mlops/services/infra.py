@@ -2,7 +2,8 @@
 
 Stacks are applied in order: the shared stack (the model registry the environments' private
 endpoints point at) first, then each environment, then the roles (custom role definitions
-and the personas' assignments, see services.rbac). `--env E` selects E and the shared stack.
+and the personas' assignments, see services.rbac), then the budgets and the teams' workspace
+quotas (services.quotas). `--env E` selects E and the shared stack.
 
 Each infrastructure stack is an ARM deployment stack named `mlops-<project>-<stack>`
 (mlops.plan.stacks): a resource removed from mlops.yaml is planned and applied as a detach
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +35,8 @@ from mlops.plan.roles import Targeted
 from mlops.plan.stacks import StackState, stack_name
 from mlops.render.arm import Template
 from mlops.render.files import SHARED, render, stacks
-from mlops.services import devops, rbac
+from mlops.services import devops, quotas, rbac
+from mlops.services.quotas import BUDGETS, QUOTAS, OnEvent
 from mlops.services.stacks import (
     ProvisionInterrupted,
     check_unlocked,
@@ -47,9 +49,6 @@ from mlops.services.stacks import issues as stack_issues
 
 if TYPE_CHECKING:
     from mlops.backends.azure.clients import AzureClients
-
-#: (stack, event, detail): progress of a provision, for the CLI to show
-OnEvent = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -78,8 +77,22 @@ class Stack:
         return self.template.parameters_file()["parameters"]
 
 
+def refuse_bound(loaded: LoadedConfig) -> None:
+    """Exit 2 in a model repository bound to a platform, which provisions its infrastructure."""
+    if (ref := loaded.config.platform) is not None:
+        from mlops.config.loader import display_near
+
+        there = display_near(loaded.platform.path) if loaded.platform else ref.path
+        raise BadInputError(
+            f"{loaded.path.name} binds this model repository to the platform at '{ref.path}'"
+            f" (team {ref.team}): its workspaces, network and roles are planned there",
+            hint=f"run `mlops plan` and `mlops provision` there (`mlops -c {there} plan`)",
+        )
+
+
 def select(loaded: LoadedConfig, env: str | None) -> list[Stack]:
-    """The stacks to plan or apply, in apply order; exit 2 for an unknown environment."""
+    """The stacks to plan or apply, in apply order (exit 2: unknown environment, bound repo)."""
+    refuse_bound(loaded)
     config = loaded.config
     azure_envs = config.environments.azure
     if env is not None and env != SHARED and env not in azure_envs:
@@ -110,7 +123,7 @@ def config_digest(loaded: LoadedConfig) -> str:
 
 def offline_plan(loaded: LoadedConfig, env: str | None, reason: str) -> Plan:
     """Every rendered resource as a create: what the templates hold, with no Azure call."""
-    return Plan(
+    made = Plan(
         config_digest=config_digest(loaded),
         stacks=(
             *(
@@ -125,33 +138,53 @@ def offline_plan(loaded: LoadedConfig, env: str | None, reason: str) -> Plan:
             ),
             rbac.offline_stack(loaded, env),
             *([devops.offline_stack(loaded)] if _with_devops(loaded, env) else []),
+            *quotas.offline_stacks(loaded, env, select(loaded, env)),
         ),
         offline=True,
         reason=reason,
-        meta=_meta(loaded, env),
+        meta={"project": loaded.config.project.name, "env": env},
     )
+    return _with_teams(made, loaded)
 
 
 def _all_create(stack: Stack) -> tuple[ResourceChange, ...]:
     """Each rendered resource as a create, with its security- and cost-relevant settings."""
-    from mlops.render.infra.highlights import highlights
-
     return tuple(
-        ResourceChange(
-            "create",
-            r.type,
-            r.name,
-            properties=tuple(
-                PropertyChange(path, "create", after=value)
-                for path, value in highlights(stack.template, r)
-            ),
-        )
+        ResourceChange("create", r.type, r.name, properties=_highlights(stack, r))
         for r in stack.template.resources
     )
 
 
-def _meta(loaded: LoadedConfig, env: str | None) -> dict[str, Any]:
-    return {"project": loaded.config.project.name, "env": env}
+def _highlights(stack: Stack, resource: Any) -> tuple[PropertyChange, ...]:
+    from mlops.render.infra.highlights import highlights
+
+    return tuple(
+        PropertyChange(path, "create", after=value)
+        for path, value in highlights(stack.template, resource)
+    )
+
+
+def _with_highlights(stack: Stack, changes: tuple[ResourceChange, ...]) -> list[ResourceChange]:
+    """What-if's creates with the settings a reviewer approves (public access, isolation,
+    SKU, network rules), read from the rendered resource: what-if gives a create no
+    property differences. A modify keeps exactly what-if's differences (noise rules read
+    them)."""
+    rendered = {(r.type.lower(), r.name.lower()): r for r in stack.template.resources}
+    out = []
+    for change in changes:
+        resource = rendered.get((change.type.lower(), change.name.lower()))
+        if change.action == "create" and not change.properties and resource is not None:
+            change = replace(change, properties=_highlights(stack, resource))
+        out.append(change)
+    return out
+
+
+def _with_teams(plan: Plan, loaded: LoadedConfig) -> Plan:
+    """The plan with its changes grouped by team in `meta["teams"]` (with `teams:` only)."""
+    from mlops.plan.teams import by_team
+
+    grouped = by_team(loaded.config, plan.stacks)
+    return replace(plan, meta={**plan.meta, "teams": grouped}) if grouped else plan
 
 
 def online_reason(loaded: LoadedConfig, env: str | None) -> str | None:
@@ -212,6 +245,7 @@ def _plan(
             )
             # what-if's diagnostics (kept by StackPlan from the what-if's changes)
             diagnostics = tuple(getattr(changes, "diagnostics", ()))
+            changes = tuple(_with_highlights(s, changes))
             state = arm_stacks.get(
                 clients.stacks(s.subscription_id), s.resource_group, s.deployment_name
             )
@@ -240,9 +274,10 @@ def _plan(
             loaded, Project(connection, spec.project, spec.repository)
         )
         stack_plans.append(stack)
-    meta = {**_meta(loaded, env), "prune": prune}
+    stack_plans += quotas.plan_stacks(loaded, env, selected, clients)
+    meta = {"project": loaded.config.project.name, "env": env, "prune": prune}
     fresh = Plan(config_digest(loaded), tuple(stack_plans), offline=False, meta=meta)
-    return fresh, work
+    return _with_teams(fresh, loaded), work
 
 
 def load_plan(path: Path, loaded: LoadedConfig) -> Plan:
@@ -317,6 +352,12 @@ class ProvisionResult:
     applied: list[str] = field(default_factory=list)
     created_resource_groups: list[str] = field(default_factory=list)
     role_writes: int = 0
+    #: remediation tasks created for the resource-log policies, as `stack: assignment/ref`
+    remediations: list[str] = field(default_factory=list)
+    #: the budgets written (their ids)
+    budgets: list[str] = field(default_factory=list)
+    #: the teams' workspace quotas set (their ids)
+    quotas: list[str] = field(default_factory=list)
     #: new service connections: the issuer and subject their identity must trust
     federation: list[dict[str, str]] = field(default_factory=list)
 
@@ -369,7 +410,7 @@ def provision(
     by_name = {s.name: s for s in selected}
     notify = on_event or (lambda *_: None)
     for stack_plan in fresh.stacks:
-        if stack_plan.stack in (ROLES, DEVOPS) or not stack_plan.has_writes:
+        if stack_plan.stack in (ROLES, DEVOPS, BUDGETS, QUOTAS) or not stack_plan.has_writes:
             continue
         s = by_name[stack_plan.stack]
         assert s.subscription_id
@@ -403,6 +444,7 @@ def provision(
             raise ProvisionInterrupted(s, stopped) from None
         result.applied.append(s.name)
         notify(s.name, "done", s.resource_group)
+        result.remediations += remediate(s, clients, notify)
     roles = fresh.stack(ROLES)
     ado = fresh.stack(DEVOPS)
     if (roles is not None and (roles.has_writes or pruning)) or (
@@ -418,4 +460,40 @@ def provision(
         devops.apply(work.devops, notify)
         result.applied.append(DEVOPS)
         result.federation = devops.federation(work.devops)
+    written = quotas.apply_budgets(loaded, env, selected, clients, fresh, notify)
+    if written is not None:
+        result.budgets = written
+        result.applied.append(BUDGETS)
+    set_quotas = quotas.apply_quotas(loaded, selected, clients, fresh, notify)
+    if set_quotas is not None:
+        result.quotas = set_quotas
+        result.applied.append(QUOTAS)
     return result
+
+
+def remediate(stack: Stack, clients: AzureClients, notify: OnEvent) -> list[str]:
+    """A remediation task per policy (per member of an initiative) that covers a resource
+    of the stack just applied: DeployIfNotExists acts only on resources created or updated
+    after its assignment, and a task brings the others into line
+    (/azure/azure-monitor/platform/diagnostics-settings-policies-deployifnotexists). Task
+    names carry the template's digest: re-running one apply creates no second task."""
+    from mlops.backends.azure import policy
+    from mlops.render.infra.diagnostics import remediations
+
+    wanted = remediations(stack.template)
+    if not wanted:
+        return []
+    assert stack.subscription_id
+    client = policy.client(clients, stack.subscription_id)
+    template = digest([("template", json.dumps(stack.arm(), sort_keys=True))])[:8]
+    created = []
+    for task in wanted:
+        assignment_id = (
+            f"/subscriptions/{stack.subscription_id}/resourceGroups/{stack.resource_group}"
+            f"/providers/Microsoft.Authorization/policyAssignments/{task.assignment}"
+        )
+        name = f"{task.assignment}-{task.reference_id or 'all'}-{template}"
+        if policy.remediate(client, stack.resource_group, name, assignment_id, task.reference_id):
+            created.append(f"{stack.name}: {task.label}")
+            notify(stack.name, "remediation", task.label)
+    return created

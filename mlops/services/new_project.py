@@ -12,6 +12,7 @@ import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops.errors import BadInputError, MlopsError
 
@@ -50,9 +51,15 @@ def template_root() -> Path:
     )
 
 
-def create(target: Path, name: str | None = None) -> NewProject:
+def create(
+    target: Path, name: str | None = None, platform: str | None = None, team: str | None = None
+) -> NewProject:
     """Copy the template into `target` (new or empty) and name the project; nothing is written
-    when the name or the folder is unusable."""
+    when the name or the folder is unusable.
+
+    With `platform` (the platform's mlops.yaml, its folder, or its repository's URL with a
+    checkout beside `target`) and `team`, the project is a model repository bound to that
+    platform: its mlops.yaml keeps only the project sections and names the platform."""
     from pydantic import ValidationError
     from ruamel.yaml import YAML
 
@@ -61,10 +68,15 @@ def create(target: Path, name: str | None = None) -> NewProject:
     name = name or target.name
     problem = f"'{name}' cannot be a project name"
     hint = "use a short name of lowercase letters, digits and single hyphens, e.g. --name churn"
+    # the names Azure will see: with the platform's prefix and environments when bound to one
+    settings: dict = {"azure": {"name_prefix": "mlops"}}
+    binding, platform_source = (
+        _binding(target, name, platform, team) if platform or team else (None, None)
+    )
+    if platform_source is not None:
+        settings = {k: v for k, v in platform_source.items() if k in _PLATFORM_SECTIONS}
     try:
-        named = Config.model_validate(
-            {"project": {"name": name}, "azure": {"name_prefix": "mlops"}}
-        )
+        named = Config.model_validate({**settings, "project": {"name": name}})
     except ValidationError as exc:
         raise BadInputError(f"{problem}: {exc.errors()[0]['msg']}", hint=hint) from None
     errors = [i.message for i in checks.check(named) if i.severity == "error"]
@@ -82,6 +94,9 @@ def create(target: Path, name: str | None = None) -> NewProject:
     config["project"]["name"] = name
     config["project"]["description"] = f"{name}: a model project created by `mlops init`."
     config["model"]["name"] = name
+    if binding is not None:
+        config = _bound(config, binding)
+        _check_bound(target, yaml, config)
     pipeline_file = config["model"]["pipeline"]
     pipeline = yaml.load((source / pipeline_file).read_text(encoding="utf-8"))
     pipeline["experiment_name"] = name
@@ -103,6 +118,100 @@ def create(target: Path, name: str | None = None) -> NewProject:
     _render(target)
     files = sorted(p.relative_to(target).as_posix() for p in target.rglob("*") if p.is_file())
     return NewProject(target.resolve(), name, files)
+
+
+#: what a bound project's names depend on, from its platform
+_PLATFORM_SECTIONS = ("azure", "environments")
+
+
+def _binding(
+    target: Path, name: str, platform: str | None, team: str | None
+) -> tuple[dict[str, str], Any]:
+    """The `platform:` section of a model repository bound to `platform` as `team`, checked
+    against the platform's config (the team exists and owns repository `name`), and the
+    platform's file as read."""
+    import os
+    import re
+
+    from mlops.config import display_path
+    from mlops.services.teams import platform_config
+
+    if not platform or not team:
+        missing = "--team" if platform else "--platform"
+        raise BadInputError(
+            f"{missing} is missing: a model repository bound to a platform names both",
+            hint="e.g. mlops init fraud-model --platform ../platform --team fraud",
+        )
+    url = re.fullmatch(r"(?:https://|git@|ssh://)\S+?/(?:_git/)?([^/]+?)(?:\.git)?/?", platform)
+    binding: dict[str, str] = {}
+    if url:  # the platform repository, checked out beside the new one (as pipelines do)
+        repository = url.group(1)
+        found = target.resolve().parent / repository / "mlops.yaml"
+        if not found.is_file():
+            raise BadInputError(
+                f"the platform repository '{repository}' is not checked out beside {target}",
+                hint=f"git clone {platform} {display_path(found.parent)}, then run this again",
+            )
+        binding |= {"repository": repository, "ref": "refs/heads/main"}
+    else:
+        found = Path(platform)
+        found = found / "mlops.yaml" if found.is_dir() else found
+        if not found.is_file():
+            raise BadInputError(
+                f"no platform config at {platform}",
+                hint="pass the platform repository's folder or its mlops.yaml",
+            )
+    loaded = platform_config(found)
+    owner = loaded.config.teams.get(team)
+    if owner is None:
+        raise BadInputError(
+            f"team '{team}' is not declared in {display_path(found)}",
+            hint=f"onboard it first: mlops -c {display_path(found)} team add {team} ...",
+        )
+    if name.lower() not in {r.lower() for r in owner.repositories}:
+        raise BadInputError(
+            f"team '{team}' does not own a repository '{name}' in {display_path(found)}",
+            hint=f"add '{name}' to teams.{team}.repositories there (or --name one it owns:"
+            f" {', '.join(owner.repositories) or 'it owns none yet'})",
+        )
+    relative = os.path.relpath(found.resolve(), target.resolve())
+    return {"path": Path(relative).as_posix(), **binding, "team": team}, loaded.source
+
+
+def _bound(config, binding: dict[str, str]):
+    """The template's config with only the project sections, and `platform:` after project."""
+    from ruamel.yaml.comments import CommentedMap
+
+    from mlops.config.teams import PROJECT_SECTIONS
+
+    project = config["project"]
+    project.ca.items.pop(list(project)[-1], None)  # the template's "platform sections" banner
+    kept = CommentedMap()
+    for key in config:
+        if key in PROJECT_SECTIONS:
+            kept[key] = config[key]
+        if key == "project":
+            kept["platform"] = CommentedMap(binding)
+    kept.yaml_set_comment_before_after_key(
+        "platform",
+        before="the platform this model runs on, and the team that owns it: the platform's\n"
+        "sections (azure, environments, network, identities, devops, compute) come from there",
+    )
+    kept.yaml_set_start_comment(
+        "yaml-language-server: $schema=./schemas/mlops.schema.json\n"
+        "The model project's configuration; its platform's comes from platform.path.\n"
+        "Check both with `mlops config validate`; see them merged with `mlops config show`."
+    )
+    return kept
+
+
+def _check_bound(target: Path, yaml, config) -> None:
+    """The new mlops.yaml validated with its platform before anything is written."""
+    from mlops.config import load_config
+
+    stream = io.StringIO()
+    yaml.dump(config, stream)
+    load_config(target.resolve() / "mlops.yaml", stream.getvalue())
 
 
 def _render(root: Path) -> None:

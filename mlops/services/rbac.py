@@ -212,15 +212,35 @@ def apply_roles(
 # --- audit --------------------------------------------------------------------------------
 
 
-def persona(name: str) -> str:
-    """A persona as mlops.yaml spells it; `data-scientists` and `data_scientist` work too."""
+def persona(name: str, team: str | None = None) -> str:
+    """A persona as mlops.yaml spells it; `data-scientists` and `data_scientist` work too.
+    With `team`, one of a team's personas (data_scientists, engineers, pipelines)."""
+    from mlops.rbac.teams import TEAM_PERSONAS
+
+    choices = TEAM_PERSONAS if team is not None else ALL_PERSONAS
     key = name.strip().lower().replace("-", "_")
-    for candidate in ALL_PERSONAS:
+    for candidate in choices:
         if key in (candidate, candidate.rstrip("s"), candidate + "s"):
             return candidate
+    where = f"of team '{team}' " if team is not None else ""
     raise BadInputError(
-        f"unknown persona '{name}'", hint=f"choose one of: {', '.join(ALL_PERSONAS)}"
+        f"unknown persona {where}'{name}'", hint=f"choose one of: {', '.join(choices)}"
     )
+
+
+def team(loaded: LoadedConfig, name: str | None, option: str = "--team") -> str | None:
+    """A team declared under `teams:` (exit 2 naming the declared ones otherwise)."""
+    if name is None:
+        return None
+    declared = loaded.config.teams
+    if name not in declared:
+        raise BadInputError(
+            f"{option}: team '{name}' is not declared under teams in {loaded.path.name}",
+            hint=f"choose one of: {', '.join(declared)}"
+            if declared
+            else "onboard one with `mlops team add`",
+        )
+    return name
 
 
 def environment(loaded: LoadedConfig, env: str | None) -> str | None:
@@ -235,6 +255,7 @@ def environment(loaded: LoadedConfig, env: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class MatrixRow:
+    team: str  # "" for the platform's own personas
     persona: str
     env: str
     scope: str  # e.g. "workspace mlw-mlops-diagnosis-dev"
@@ -245,6 +266,7 @@ class MatrixRow:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "team": self.team or None,
             "persona": self.persona,
             "env": self.env,
             "scope": self.scope,
@@ -255,25 +277,32 @@ class MatrixRow:
         }
 
 
-def matrix(loaded: LoadedConfig, env: str | None) -> list[MatrixRow]:
-    """Persona x environment x scope x role, with who holds each (for auditors)."""
-    from mlops.rbac.model import principals
+def matrix(loaded: LoadedConfig, env: str | None, team_name: str | None = None) -> list[MatrixRow]:
+    """Persona x environment x scope x role, with who holds each (for auditors); the
+    platform's personas first, then each team's (`team_name`: that team's only)."""
+    from mlops.rbac.model import grant_principals
+    from mlops.rbac.teams import TEAM_PERSONAS
 
     selected, _ = models(loaded, environment(loaded, env))
-    order = {p: i for i, p in enumerate(ALL_PERSONAS)}
+    wanted = team(loaded, team_name)
+    order: dict[str, int] = {}
+    for persona_name in (*ALL_PERSONAS, *TEAM_PERSONAS):  # data_scientists is in both
+        order.setdefault(persona_name, len(order))
     rows = [
         MatrixRow(
+            g.team or "",
             g.persona,
             g.env,
             g.scope.label,
             g.role.name + (" (eligible, just in time)" if g.eligible else ""),
-            tuple(p.name for p in principals(loaded.config, g.persona, g.env)),
+            tuple(p.name for p in grant_principals(loaded.config, g)),
             tuple(r.name for r in g.assignable),
             g.why,
         )
         for g in selected.grants
+        if wanted is None or g.team == wanted
     ]
-    return sorted(rows, key=lambda r: order[r.persona])
+    return sorted(rows, key=lambda r: (r.team, order[r.persona]))
 
 
 #: what `rbac matrix` says under every table: the control Azure does not offer
@@ -288,8 +317,17 @@ SERVERLESS_NOTE = (
 
 
 def check_operation(
-    loaded: LoadedConfig, who: str, operation: str, env: str, *, data: bool | None = None
+    loaded: LoadedConfig,
+    who: str,
+    operation: str,
+    env: str,
+    *,
+    data: bool | None = None,
+    team_name: str | None = None,
+    target_team: str | None = None,
 ) -> Verdict:
+    """`rbac check`; with `team_name` for a team's persona, on `target_team`'s resources
+    (default: its own)."""
     if "/" not in operation:
         raise BadInputError(
             f"'{operation}' is not an Azure operation",
@@ -298,4 +336,15 @@ def check_operation(
     name = environment(loaded, env)
     assert name is not None
     full = role_model(loaded.config)
-    return check(loaded.config, full, persona(who), operation, name, data=data)
+    own = team(loaded, team_name)
+    other = team(loaded, target_team, "--on-team")
+    return check(
+        loaded.config,
+        full,
+        persona(who, own),
+        operation,
+        name,
+        data=data,
+        team=own,
+        target_team=other,
+    )

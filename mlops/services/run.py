@@ -196,9 +196,11 @@ def prepare(
     and environments that cannot be reproduced on this machine (in `mode` "isolated", the
     default; see `env_mode`)."""
     from mlops.services.pipelines import load_checked_job
+    from mlops.services.retrain import trigger_tags
 
     check_overrides(overrides)
     env_mode(mode)  # a bad mode is bad input, before the pipeline is read
+    trigger_tags()  # a bad MLOPS_TRIGGER too: the run's MLflow tags record it
     path = pipeline_path(loaded, pipeline)
     job = load_checked_job(path, cache_dir=state_dir(loaded) / "cache")
     return plan_run(loaded, job, overrides, run_id=run_id, force_register=force_register, mode=mode)
@@ -396,6 +398,7 @@ def _execute(
     from mlops.backends.local.cache import StepCache
     from mlops.backends.local.executor import Executor, RunContext
     from mlops.backends.local.tracking import PIPELINE_TAG, owner_tags
+    from mlops.services.retrain import local_data_tags, trigger_tags
 
     run_dir = state_dir(loaded) / "runs" / run_id
     experiment = plan.job.experiment_name or loaded.config.project.name
@@ -410,6 +413,10 @@ def _execute(
             "mlops.default_datastore": str(plan.job.root.settings.get("default_datastore", "")),
             **_git_tags(loaded.root),
             **owner_tags(),
+            **trigger_tags(),
+            # the data it trains on, as Azure ML's job records it: CT's check skips a version
+            # a completed run already tried (mlops.services.retrain.decide)
+            **local_data_tags(plan.inputs),
         },
         params={k: v.text() for k, v in plan.inputs.items() if v is not None},
     )

@@ -12,6 +12,7 @@ from mlops.errors import BackendError
 from mlops.plan.changes import ResourceChange
 from mlops.plan.stacks import (
     DEFAULT_DENY,
+    EXCLUDED_ACTIONS,
     FALLBACK_DENY,
     MAX_EXCLUDED_PRINCIPALS,
     StackSettings,
@@ -33,6 +34,9 @@ def stack_settings(loaded: LoadedConfig, stack: str, *, prune: bool) -> StackSet
         action_on_unmanage="delete" if prune else spec.action_on_unmanage,
         deny_mode=deny,
         excluded_principals=excluded_principals(loaded),
+        # the environments' resource-log policies write diagnostic settings onto managed
+        # resources; the shared stack assigns none
+        excluded_actions=EXCLUDED_ACTIONS if stack != SHARED else (),
     )
 
 

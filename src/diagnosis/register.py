@@ -97,22 +97,36 @@ def recheck(report: dict[str, Any], current: Any | None, prepared: Path | None) 
 PIPELINE_RUN_TAG = "mlops.run_id"  # set by mlops on the pipeline run, locally and on Azure ML
 
 
-def pipeline_run_id(client: Any) -> str:
-    """The pipeline run this step belongs to: the `mlops.run_id` tag of its parent MLflow run
-    (mlops tags the local parent run and the Azure ML pipeline job with it), else the parent's
-    own id, else "unknown"."""
+#: the exact data asset (azureml:NAME:VERSION) the pipeline job trained on: mlops tags the
+#: Azure ML job with it (mlops.backends.azure.aml), and the model keeps it, so that model
+#: monitoring's baseline is that asset (mlops.monitoring.schedule.baseline_asset)
+DATASET_ASSET_TAG = "dataset_asset"
+
+
+def parent_tags(client: Any) -> dict[str, str]:
+    """The tags of the pipeline run this step belongs to (its parent MLflow run, where mlops
+    sets the run's lineage on both backends), with `mlflow.parentRunId` as `_id`; {} when the
+    step runs on its own."""
     import os
 
     step_run = os.environ.get("MLFLOW_RUN_ID")
     if not step_run:
-        return "unknown"
+        return {}
     try:
         parent = client.get_run(step_run).data.tags.get("mlflow.parentRunId")
         if not parent:
-            return "unknown"
-        return client.get_run(parent).data.tags.get(PIPELINE_RUN_TAG) or parent
+            return {}
+        return {**client.get_run(parent).data.tags, "_id": parent}
     except Exception:  # lineage is recorded as found: a missing parent is not a failed step
-        return "unknown"
+        return {}
+
+
+def pipeline_run_id(client: Any, tags: dict[str, str] | None = None) -> str:
+    """The pipeline run this step belongs to: the `mlops.run_id` tag of its parent MLflow run
+    (mlops tags the local parent run and the Azure ML pipeline job with it), else the parent's
+    own id, else "unknown"."""
+    found = parent_tags(client) if tags is None else tags
+    return found.get(PIPELINE_RUN_TAG) or found.get("_id") or "unknown"
 
 
 def _flag(text: str) -> bool:
@@ -154,8 +168,10 @@ def _decide_and_register(
     from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
+    parent = parent_tags(client)
     if args.pipeline_run_id is None:  # not an input: it changes every run, the step would never
-        args.pipeline_run_id = pipeline_run_id(client)  # be reused
+        args.pipeline_run_id = pipeline_run_id(client, parent)  # be reused
+    args.dataset_asset = parent.get(DATASET_ASSET_TAG, "")
     logged = False
     if report["registerable"] and (report["promoted"] or force):
         # the slow part (copying the model) before the lock: it decides nothing
@@ -213,6 +229,8 @@ def _register(
     forced = force and not report["promoted"]
     lineage = {key: getattr(args, key) for key in LINEAGE}
     tags = version_tags(report, lineage, forced)
+    if str(getattr(args, "dataset_asset", "")).startswith("azureml:"):
+        tags[DATASET_ASSET_TAG] = args.dataset_asset
     run = mlflow.active_run()
     mlflow.log_dict(report, "gate_report.json")
     with champion.signals_deferred():

@@ -6,11 +6,20 @@ Response: {"predictions": [0 or 1, ...], "probabilities": [float in 0..1, ...]}
 publishes them as a Swagger document; a malformed request that reaches `run()` gets a 400
 answer naming the row and field, never a 500: unknown keys at the top or in a row, missing
 fields, non-numbers, numbers beyond a float's range (1e400, 10**400).
+
+Each scored request's rows and answers are logged through Azure ML's data collector API
+(azureml-ai-monitoring's `Collector`, collections model_inputs and model_outputs), as
+https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data shows.
+The package sends them to the collector agent beside the server: Azure ML's on an online
+deployment with `data_collector` (to the workspace's blob storage), the local endpoint's
+with `monitoring.collection: true` (to files in the same layout under .mlops/). Where no
+agent is configured the collectors report "not enabled" and nothing is collected.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 from pathlib import Path
@@ -35,6 +44,8 @@ SAMPLE_INPUT = [dict.fromkeys(FEATURES, 1.0)]
 SAMPLE_OUTPUT = {"predictions": [1], "probabilities": [0.97]}
 
 model: Any = None
+collectors: tuple[Any, Any] | None = None  # (model_inputs, model_outputs)
+log = logging.getLogger("diagnosis.score")
 
 
 class ScoringError(ValueError):
@@ -51,6 +62,34 @@ def init() -> None:
     if not found:
         raise RuntimeError(f"no MLflow model (MLmodel file) under {root}")
     model = mlflow.sklearn.load_model(str(found[0].parent))
+    init_collectors()
+
+
+def init_collectors() -> None:
+    """Azure ML's collectors for this deployment's inputs and outputs (names as in the
+    deployment's data_collector). Collection problems are logged, never fail a request."""
+    global collectors
+    try:
+        from azureml.ai.monitoring import Collector
+    except ImportError:
+        log.warning("azureml-ai-monitoring is not installed: no production data is collected")
+        collectors = None
+        return
+    collectors = (
+        Collector(name="model_inputs", on_error=_collection_failed),
+        Collector(name="model_outputs", on_error=_collection_failed),
+    )
+
+
+_reported: set[str] = set()
+
+
+def _collection_failed(error: Exception) -> None:
+    """Log each distinct problem once ("custom logging is not enabled" would otherwise come
+    with every request of a deployment that collects nothing)."""
+    if str(error) not in _reported:
+        _reported.add(str(error))
+        log.warning("data collection: %s", error)
 
 
 def parse_request(raw: str | bytes) -> list[list[float]]:
@@ -149,8 +188,23 @@ def run(data: Any) -> dict[str, list] | AMLResponse:
         rows = parse_rows(data)
     except ScoringError as exc:
         return AMLResponse({"error": str(exc)}, 400, json_str=True)
-    probabilities = model.predict_proba(pd.DataFrame(rows, columns=list(FEATURES)))[:, 1]
-    return {
+    inputs = pd.DataFrame(rows, columns=list(FEATURES))
+    probabilities = model.predict_proba(inputs)[:, 1]
+    answer = {
         "predictions": [int(p >= 0.5) for p in probabilities],
         "probabilities": [round(float(p), 6) for p in probabilities],
     }
+    if collectors is not None:
+        collect(inputs, pd.DataFrame(answer))
+    return answer
+
+
+def collect(inputs: Any, outputs: Any) -> None:
+    """Log one request's rows and answers; the outputs carry the inputs' correlation
+    context, so the two can be joined. Collection never fails the request it records."""
+    assert collectors is not None
+    try:
+        context = collectors[0].collect(inputs)
+        collectors[1].collect(outputs, context)
+    except Exception as exc:  # the collector's own failures: the answer still goes out
+        _collection_failed(exc)

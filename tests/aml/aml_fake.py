@@ -146,7 +146,12 @@ _CONTRACTS: list[tuple[str, type[RestModel], set[str]]] = [
     (r"/codes/[^/]+/versions/[^/]+", rest.CodeVersion, {"2023-04-01"}),
     (r"/components/[^/]+/versions/[^/]+", rest.ComponentVersion, {"2024-01-01-preview"}),
     (r"/jobs/[^/]+", rest.JobBase, {"2024-01-01-preview"}),
+    # schedules go out on the 2023-06-01-preview wire (ScheduleOperations'
+    # service_client_06_2023_preview): checked against the shared models after `_legacy_monitor`
+    (r"/schedules/[^/]+", rest.Schedule, {"2023-06-01-preview"}),
     (r"/models/[^/]+/versions/[^/]+", rest.ModelVersion, {"2023-08-01-preview"}),
+    # `ml.data.create_or_update` (what `az ml data create` sends): a new data asset version
+    (r"/data/[^/]+/versions/[^/]+", rest.DataVersionBase, {"2023-04-01-preview"}),
     (r"/onlineEndpoints/[^/]+/deployments/[^/]+", rest.OnlineDeployment, {"2023-04-01-preview"}),
     (r"/onlineEndpoints/[^/]+", rest.OnlineEndpoint, {"2022-02-01-preview"}),
 ]
@@ -245,6 +250,9 @@ class AmlFake(FakeTransport):
         }
         self.resources: dict[str, dict[str, Any]] = {}  # resource path, lower case -> resource
         self.job_polls: dict[str, int] = {}  # job name -> GETs so far
+        self.fixed_status: dict[str, str] = {}  # seeded job -> its status (see `seed_job`)
+        self.scheduled_jobs: dict[str, str] = {}  # job name -> the schedule that started it
+        self.run_children: dict[str, list[tuple[str, str, dict[str, str]]]] = {}  # seed_run
         self.code_hashes: dict[str, str] = {}  # snapshot hash -> code version path
         self.operations: dict[str, dict[str, Any]] = {}
         self._created = itertools.count()  # creation order, for systemData.createdAt
@@ -257,6 +265,19 @@ class AmlFake(FakeTransport):
     def seed_model_in(self, workspace_id: str, name: str, version: str, **tags: str) -> None:
         """A model version in another workspace (another environment's)."""
         self._store_model(workspace_id, name, version, {"tags": tags})
+
+    def seed_data(self, name: str, version: str, path: str, data_type: str = "uri_file") -> None:
+        """A data asset version in the workspace, as `az ml data create` leaves it (created
+        now: after everything seeded or written before it)."""
+        body = {"dataType": data_type, "dataUri": path, "isAnonymous": False, "tags": {}}
+        self._store(f"{self.workspace_id}/data/{name}/versions/{version}", {"properties": body})
+
+    def seed_data_in(
+        self, workspace_id: str, name: str, version: str, path: str, data_type: str = "uri_file"
+    ) -> None:
+        """A data asset version in another workspace (another environment's)."""
+        body = {"dataType": data_type, "dataUri": path, "isAnonymous": False, "tags": {}}
+        self._store(f"{workspace_id}/data/{name}/versions/{version}", {"properties": body})
 
     def seed_registry_model(self, name: str, version: str, **tags: str) -> None:
         """A model version already in the registry (another project's, an earlier one)."""
@@ -302,6 +323,37 @@ class AmlFake(FakeTransport):
             f"{scope}/environments/{name}/versions/{version}",
             {"properties": {"image": image, "osType": "Linux", "isAnonymous": False}},
         )
+
+    def seed_job(
+        self,
+        name: str,
+        status: str,
+        schedule: str | None = None,
+        experiment: str = "diagnosis",
+        workspace_id: str | None = None,
+        **tags: str,
+    ) -> None:
+        """A pipeline job that ran earlier and ended `status` (started by `schedule`, a
+        schedule's name, when given) in the workspace (or `workspace_id`'s): created now,
+        after everything seeded before it."""
+        props = {
+            "jobType": "Pipeline",
+            "experimentName": experiment,
+            "status": status,
+            "tags": tags,
+            "properties": {},
+            "isArchived": False,
+        }
+        self._store(f"{workspace_id or self.workspace_id}/jobs/{name}", {"properties": props})
+        self.job_polls[name] = 10**6  # polled to its end: status as seeded
+        self.fixed_status[name] = status
+        if schedule is not None:
+            self.scheduled_jobs[name] = schedule
+
+    def seed_run(self, parent: str, name: str, status: str, **tags: str) -> None:
+        """A child run of job or run `parent` (run history serves it, ARM does not), with the
+        tags its code set, e.g. a monitor signal's evaluate step tagging a breach."""
+        self.run_children.setdefault(parent, []).append((name, status, dict(tags)))
 
     def step_ran(self, step: str, **tags: str) -> None:
         """In pipelines run from now on, `step`'s MLflow calls set `tags` on its run (the fake
@@ -394,8 +446,12 @@ class AmlFake(FakeTransport):
             return (200, self.aml_token, {}) if ok else _not_found(path)
         if path.endswith("/getLogs") and method == "POST":
             return self._get_logs(path.removesuffix("/getLogs"), body)
+        if re.fullmatch(_WS + r"/jobs", path) and method == "GET":
+            return self._list_jobs(path, query)
         if re.fullmatch(_WS + r"/jobs/[^/]+", path) and method in ("GET", "PUT"):
             return self._get_job(path) if method == "GET" else self._put_job(path, body)
+        if method == "PUT" and re.fullmatch(_WS + r"/schedules/[^/]+", path):
+            return self._put_schedule(path, body)
         if method == "PUT" and re.search(r"/onlineEndpoints/[^/]+/deployments/[^/]+$", path):
             return self._put_deployment(path, body)
         if method == "PUT" and re.search(r"/onlineEndpoints/[^/]+$", path):
@@ -635,7 +691,32 @@ class AmlFake(FakeTransport):
         job["properties"]["status"] = self._job_status(job["name"])
         return 200, job, {}
 
+    def _list_jobs(self, path: str, query: dict[str, list[str]]) -> Answer:
+        """GET {ws}/jobs as the service filters it (learn.microsoft.com/rest/api/azureml/jobs/
+        list): `tag` keeps the jobs that carry that tag key, `listViewType` ActiveOnly (the
+        SDK's default) leaves archived ones out, `scheduled`/`scheduleId` (sent by
+        `jobs.list(schedule_defined=, scheduled_job_name=)`) keep the jobs a schedule started.
+        Newest first, each with its current status; one page (no nextLink)."""
+        prefix = path.lower() + "/"
+        jobs = [r for k, r in self.resources.items() if k.rpartition("/")[0] + "/" == prefix]
+        if tag := query.get("tag", [""])[0]:
+            jobs = [j for j in jobs if tag in (j["properties"].get("tags") or {})]
+        if query.get("listViewType", ["ActiveOnly"])[0] == "ActiveOnly":
+            jobs = [j for j in jobs if not j["properties"].get("isArchived")]
+        if query.get("scheduled", [""])[0] == "true":
+            wanted = query.get("scheduleId", [None])[0]
+            jobs = [
+                j
+                for j in jobs
+                if j["name"] in self.scheduled_jobs
+                and wanted in (None, self.scheduled_jobs[j["name"]])
+            ]
+        jobs.sort(key=lambda r: r["systemData"]["createdAt"], reverse=True)
+        return 200, {"value": jobs}, {}
+
     def _job_status(self, name: str) -> str:
+        if name in self.fixed_status:
+            return self.fixed_status[name]
         polls, s = self.job_polls.get(name, 0), self.scenario
         if polls <= 1:
             return "NotStarted"
@@ -644,7 +725,14 @@ class AmlFake(FakeTransport):
         return "Failed" if s.fail_step else "Completed"
 
     def _children(self, parent: str) -> Answer:
-        """The step runs as run history lists them: those started so far, the last current."""
+        """The step runs as run history lists them: those started so far, the last current;
+        for a run given children by `seed_run`, exactly those."""
+        if parent in self.run_children:
+            runs = [
+                {**_run(parent, name, status, tags), "runId": name, "runUuid": name}
+                for name, status, tags in self.run_children[parent]
+            ]
+            return 200, {"value": runs, "continuationToken": None, "nextLink": None}, {}
         status, s = self._job_status(parent), self.scenario
         stuck = (
             "evaluate" if s.never_finishes and self.job_polls.get(parent, 0) >= s.polls else "prep"
@@ -661,6 +749,29 @@ class AmlFake(FakeTransport):
             tags = dict(s.step_tags.get(step, {})) if ran else {}
             runs.append(_run(parent, step, step_status, tags))
         return 200, {"value": runs, "continuationToken": None, "nextLink": None}, {}
+
+    # --- schedules ---------------------------------------------------------------------
+    def _put_schedule(self, path: str, body: Any) -> Answer:
+        """PUT {ws}/schedules/NAME: created (201) or replaced (200) with provisioningState
+        Creating/Updating and an Azure-AsyncOperation to follow, as for other ML resources;
+        a monitor's deployment and data must exist (the service validates the ids)."""
+        props, created = body["properties"], path.lower() not in self.resources
+        monitor = (props.get("action") or {}).get("monitorDefinition") or {}
+        wanted = [(monitor.get("monitoringTarget") or {}).get("deploymentId")]
+        for signal in (monitor.get("signals") or {}).values():
+            for key in ("referenceData", "productionData"):
+                wanted.append((signal.get(key) or {}).get("uri"))
+        for resource in filter(None, wanted):
+            if resource.startswith("/subscriptions/") and resource.lower() not in self.resources:
+                return 400, _error("UserError", f"{resource} does not exist"), {}
+        props["provisioningState"] = "Creating" if created else "Updating"
+        props.setdefault("isEnabled", True)
+        stored = self._store(path, body)
+        return (
+            (201 if created else 200),
+            stored,
+            self._new_operation({"status": "Succeeded"}, stored),
+        )
 
     # --- online endpoints and deployments ----------------------------------------------
     def _put_endpoint(self, path: str, body: Any) -> Answer:
@@ -709,12 +820,41 @@ class AmlFake(FakeTransport):
                 {"containerResourceRequests": requests_, "containerResourceLimits": limits},
             )
         props["provisioningState"] = "Creating" if created else "Updating"
+        self._collected_data(path, props.get("dataCollector"))
         stored = self._store(path, body)
         error = self.failing_deployments.get(name) or self._missing_model(props.get("model"))
         final: dict[str, Any] = {"status": "Succeeded"}
         if error:
             final = {"status": "Failed", "error": {"code": "DeploymentFailed", "message": error}}
         return (201 if created else 200), stored, self._new_operation(final, stored)
+
+    def _collected_data(self, path: str, collector: dict[str, Any] | None) -> None:
+        """A data collector's collections, as the service completes them: each one without a
+        `dataId` gets the data asset it registers, `<endpoint>-<deployment>-<collection>`
+        (learn.microsoft.com/azure/machine-learning/how-to-collect-production-data: "two data
+        assets will be created with names <endpoint_name>-<deployment_name>-model_inputs and
+        ...-model_outputs"), a uri_folder under the workspace's blob store, version 1."""
+        if not collector:
+            return
+        workspace, endpoint = path.split("/onlineEndpoints/")[0], path.split("/")[-3]
+        deployment = path.rsplit("/", 1)[1]
+        for name, collection in (collector.get("collections") or {}).items():
+            # the service answers its enum's casing (DataCollectionMode: Enabled, Disabled);
+            # the SDK sends lower case and compares with "Enabled" when it reads
+            mode = str(collection.get("dataCollectionMode", "disabled")).lower()
+            collection["dataCollectionMode"] = "Enabled" if mode == "enabled" else "Disabled"
+            if collection.get("dataId"):
+                continue
+            asset = f"{endpoint}-{deployment}-{name}"
+            uri = (
+                "azureml://datastores/workspaceblobstore/paths/modelDataCollector/"
+                f"{endpoint}/{deployment}/{name}"
+            )
+            self._store(
+                f"{workspace}/data/{asset}/versions/1",
+                {"properties": {"dataType": "uri_folder", "dataUri": uri, "isAnonymous": False}},
+            )
+            collection["dataId"] = f"{workspace}/data/{asset}/versions/1"
 
     def _missing_model(self, model: str | None) -> str | None:
         m = re.fullmatch(
@@ -793,7 +933,10 @@ class AmlFake(FakeTransport):
             if contract is None:
                 problems.append("no REST model known")
             else:
-                problems = _violations(contract[1], body, contract[1].__name__)
+                if contract[1] is rest.Schedule:
+                    body, legacy = _legacy_monitor(body)
+                    problems.extend(legacy)
+                problems = problems + _violations(contract[1], body, contract[1].__name__)
                 if version not in contract[2] and "/registries/" not in path:
                     problems.append(f"api-version {version}, shapes taken for {contract[2]}")
         if problems:
@@ -847,6 +990,24 @@ def _type_violations(hint: Any, value: Any, where: str) -> list[str]:
     if isinstance(hint, type) and issubclass(hint, RestModel):
         return _violations(hint, value, where)
     return []
+
+
+def _legacy_monitor(body: Any) -> tuple[Any, list[str]]:
+    """A monitor schedule's body in the shared models' terms. The 2023-06-01-preview wire
+    names two things the newer models renamed: a signal's `mode` (MonitoringNotificationMode,
+    Disabled or Enabled; now notificationTypes) and the production data window
+    `inputDataType: Trailing` (now Rolling, with the same windowSize and windowOffset).
+    Anything else must pass the shared models as it is."""
+    body, problems = copy.deepcopy(body), []
+    monitor = ((body.get("properties") or {}).get("action") or {}).get("monitorDefinition")
+    for name, signal in ((monitor or {}).get("signals") or {}).items():
+        mode = signal.pop("mode", "Disabled")
+        if mode not in ("Disabled", "Enabled"):
+            problems.append(f"signal {name}: mode {mode!r}")
+        for data in (signal.get("productionData"), signal.get("referenceData")):
+            if isinstance(data, dict) and data.get("inputDataType") == "Trailing":
+                data["inputDataType"] = "Rolling"
+    return body, problems
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -96,6 +96,7 @@ def test_the_dry_run_names_what_the_next_deploy_then_applies(
             {"blue": 0, "green": 100},
         ],
         "removes": "blue",
+        "monitor": None,  # monitoring.collection is off
     }
 
     applied = azure_ml.deploy(serving, "test", "diagnosis:4", clients)

@@ -261,3 +261,23 @@ def test_following_a_job_the_workspace_does_not_have_exits_2_naming_it(
     assert "no job nosuch_42" in result.stderr
     assert "nothing to follow" in result.stderr
     assert aml.writes() == []
+
+
+def test_ct_records_why_it_trained_as_the_job_trigger_tag(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLOPS_TRIGGER", "data")
+    azure_ml.run(project, "dev", None, {}, clients, wait=False)
+    [job] = [w for w in aml.writes() if "/jobs/" in w.path]
+    assert job.body["properties"]["tags"]["trigger"] == "data"
+
+
+def test_a_trigger_outside_the_four_is_refused_before_anything_is_submitted(
+    project: LoadedConfig, clients: AzureClients, aml: AmlFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.errors import BadInputError
+
+    monkeypatch.setenv("MLOPS_TRIGGER", "nightly")
+    with pytest.raises(BadInputError, match="MLOPS_TRIGGER=nightly"):
+        azure_ml.run(project, "dev", None, {}, clients, wait=False)
+    assert [w for w in aml.writes() if "/jobs/" in w.path] == []

@@ -18,7 +18,9 @@ Accept header, not the query string:
 - core.get_teams(project_id): GET DEV/_apis/projects/{id}/teams 7.1-preview.3;
   core.create_team(WebApiTeam(name, description), project_id): POST the same.
 - git.get_repository("churn", project="churn"): GET DEV/churn/_apis/git/repositories/churn
-  7.1-preview.1 (name or id).
+  7.1-preview.1 (name or id); git.get_repositories(project=P): GET the same without the name;
+  git.create_repository(GitRepositoryCreateOptions(name), project=P): POST it -> 201, a name
+  taken in the project 409 (the message's wording assumed).
 - pipelines.list_pipelines(P): GET DEV/P/_apis/pipelines 7.1-preview.1 (no configuration in
   the list); pipelines.create_pipeline(CreatePipelineParameters, P): POST the same with
   {folder, name, configuration: {type, path, repository: {id, type}}}.
@@ -194,6 +196,7 @@ from azure.devops import _file_cache as sdk_file_cache
 from azure.devops import client as sdk_client
 from azure.devops import connection as sdk_connection
 from azure.devops.v7_1.core import models as core_models
+from azure.devops.v7_1.git import models as git_models
 from azure.devops.v7_1.graph import models as graph_models
 from azure.devops.v7_1.pipeline_permissions import models as permissions_models
 from azure.devops.v7_1.pipelines import models as pipelines_models
@@ -390,6 +393,7 @@ _RESOURCE_AREAS = (
 #: (location, method) -> (the SDK models module, the model the SDK serialises the body as)
 _BODY_MODELS: dict[tuple[str, str], tuple[ModuleType, str]] = {
     ("teams", "POST"): (core_models, "WebApiTeam"),
+    ("repositories", "POST"): (git_models, "GitRepositoryCreateOptions"),
     ("pipelines", "POST"): (pipelines_models, "CreatePipelineParameters"),
     ("environments", "POST"): (task_agent_models, "EnvironmentCreateParameter"),
     ("variableGroups", "POST"): (task_agent_models, "VariableGroupParameters"),
@@ -566,6 +570,7 @@ class AdoFake:
         ("teams", "GET"): "_get_teams",
         ("teams", "POST"): "_create_team",
         ("repositories", "GET"): "_get_repository",
+        ("repositories", "POST"): "_create_repository",
         ("pipelines", "GET"): "_get_pipelines",
         ("pipelines", "POST"): "_create_pipeline",
         ("environments", "GET"): "_get_environments",
@@ -1203,6 +1208,20 @@ class AdoFake:
             "GitRepositoryNotFoundException",
         )
 
+    def _create_repository(self, call: _Call) -> Answer:
+        """Repositories - Create (/rest/api/azure/devops/git/repositories/create): 201 with
+        the new, empty repository; a name taken in the project is refused."""
+        project, name = call.in_project, str((call.body or {}).get("name") or "").strip()
+        _require(bool(name), "A repository needs a name.")
+        if any(
+            r["name"].lower() == name.lower() for r in self.repositories[project["id"]].values()
+        ):
+            message = f"TF400948: A Git repository with the name {name} already exists."  # assumed
+            raise ServiceError(409, message, "GitRepositoryNameAlreadyExistsException")
+        created = self.add_repository(project["name"], name)
+        created.pop("defaultBranch")  # an empty repository has no branch yet
+        return 201, created
+
     def _repository_by_id(self, rid: str) -> Json | None:
         every = [r for repos in self.repositories.values() for r in repos.values()]
         return next((r for r in every if r["id"] == rid.lower()), None)
@@ -1484,7 +1503,7 @@ class AdoFake:
 
     def _check_resource(self, project: Json, resource: Json) -> Json:
         """Environments, variable groups and agent queues by their int id, service connections
-        by GUID."""
+        by GUID, repositories by "{projectId}.{repositoryId}"."""
         kind, rid = resource.get("type"), str(resource.get("id"))
         if kind == "environment":
             found = self.environments[project["id"]].get(_int(rid))
@@ -1498,12 +1517,21 @@ class AdoFake:
             found = self.variable_groups.get(_int(rid))
         elif kind == "queue":
             found = self.queues[project["id"]].get(_int(rid))
+        elif kind == "repository":
+            # "{projectId}.{repositoryId}" (facts/azure-devops.md: TF check_branch_control and
+            # pipeline_authorization docs); longer than 100 characters the service refuses it
+            # (TF issue #1010)
+            _require(len(rid) <= 100, "Resource id exceeds maximum length of 100")
+            owner, _, repository = rid.lower().partition(".")
+            repos = self.repositories.get(owner, {})
+            found = repos.get(repository) if owner == project["id"] else None
         else:
             raise ServiceError(400, f"Resource type {kind} is not faked.", "ArgumentException")
         if found is None:
             message = f"{kind} {rid} does not exist in {project['name']}."
             raise ServiceError(404, message, "ResourceNotFoundException")
-        return {"type": kind, "id": str(found["id"]), "name": found["name"]}
+        resolved = rid.lower() if kind == "repository" else str(found["id"])
+        return {"type": kind, "id": resolved, "name": found["name"]}
 
     def add_check(self, project: str, body: Json) -> Json:
         """A check someone made by hand (in the portal), stored as the service would."""

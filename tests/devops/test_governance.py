@@ -107,7 +107,7 @@ def test_a_resource_opened_to_all_pipelines_by_hand_is_closed_again(
 def test_data_scientists_cannot_queue_cd_or_infra_and_engineers_review_pipeline_changes(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    from mlops.services.devops import QUEUE_BUILDS
+    from mlops.services.devops_access import QUEUE_BUILDS
 
     provision_platform(platform_project, clients)
 

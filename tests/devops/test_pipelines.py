@@ -131,6 +131,11 @@ def test_ci_lints_tests_with_published_results_checks_rendered_files_and_trains_
     assert ci["steps"][0] == {"template": "templates/setup.yml"}
 
 
+def _job(pipeline: dict, name: str) -> dict:
+    [job] = [j for j in pipeline["jobs"] if j.get("job") == name]
+    return job
+
+
 def _azure_steps(steps: list[dict]) -> list[dict]:
     return [s["parameters"] for s in steps if s.get("template") == "templates/azure.yml"]
 
@@ -142,9 +147,9 @@ def test_continuous_training_trains_as_training_and_promotes_as_the_promotion_id
     assert ct["trigger"]["branches"]["include"] == ["main"]
     assert ct["trigger"]["batch"] is True  # pushes during a run wait for one next run
     assert "src" in ct["trigger"]["paths"]["include"]
-    assert ct["schedules"][0]["always"] is True
+    assert all(schedule["always"] for schedule in ct["schedules"])
     assert ct["pool"] == {"name": "mdp-contoso-churn-dev"}
-    [job] = ct["jobs"]
+    job = _job(ct, "train")
     train, promote = _azure_steps(job["steps"])
     assert train["serviceConnection"] == "contoso-churn-dev"
     assert "mlops run --env dev" in train["script"]
@@ -158,7 +163,7 @@ def test_continuous_training_trains_as_training_and_promotes_as_the_promotion_id
 def test_ct_tags_the_run_promoted_only_after_the_model_reached_the_registry(
     tmp_path: Path,
 ) -> None:
-    [job] = _documents(tmp_path)["ct.yml"]["jobs"]
+    job = _job(_documents(tmp_path)["ct.yml"], "train")
     train, promote = _azure_steps(job["steps"])
     lines = promote["script"].splitlines()
     assert lines[0].startswith("mlops promote")
@@ -167,7 +172,7 @@ def test_ct_tags_the_run_promoted_only_after_the_model_reached_the_registry(
 
 
 def test_a_gate_rejection_is_a_warning_and_a_tag_on_the_ct_run(tmp_path: Path) -> None:
-    [job] = _documents(tmp_path)["ct.yml"]["jobs"]
+    job = _job(_documents(tmp_path)["ct.yml"], "train")
     train, _ = _azure_steps(job["steps"])
     rejected = train["script"].split("else\n", 1)[1]
     assert "##vso[task.logissue type=warning]the gate did not promote a model" in rejected
@@ -397,3 +402,61 @@ def test_without_a_threshold_coverage_is_published_not_enforced(tmp_path: Path) 
     ci = _documents(tmp_path)["ci.yml"]
     scripts = " ".join(s.get("script", "") for s in ci["steps"])
     assert "--cov-fail-under" not in scripts and "bandit" not in scripts
+
+
+def test_ct_checks_why_it_trains_before_training_and_records_it(tmp_path: Path) -> None:
+    """A daily check schedule besides the weekly retraining; a first job asks `mlops
+    retrain-reason` as the training identity and tags the run trigger-REASON (or no-retrain);
+    the train job runs only when it said so, with the reason for the Azure ML job's tag."""
+    ct = _documents(tmp_path)["ct.yml"]
+    crons = {s["displayName"]: s["cron"] for s in ct["schedules"]}
+    assert crons == {
+        "Weekly retraining on current data": "0 2 * * 1",
+        "Daily check for new data and drift": "0 3 * * 0,2-6",
+    }
+    check, train = ct["jobs"]
+    [decide] = [s for s in check["steps"] if s.get("name") == "decide"]
+    script = decide["inputs"]["inlineScript"]
+    assert decide["inputs"]["azureSubscription"] == "contoso-churn-dev"
+    assert "mlops retrain-reason --env dev --output json" in script
+    assert '"##vso[build.addbuildtag]trigger-$trigger"' in script
+    assert '"##vso[build.addbuildtag]no-retrain"' in script
+    assert train["dependsOn"] == "check"
+    assert train["condition"] == (
+        "and(succeeded(), eq(dependencies.check.outputs['decide.retrain'], 'true'))"
+    )
+    assert {
+        "name": "MLOPS_TRIGGER",
+        "value": "$[ dependencies.check.outputs['decide.trigger'] ]",
+    } in (train["variables"])
+
+
+def test_off_hours_renders_a_pipeline_that_sleeps_and_wakes_each_listed_endpoint(
+    tmp_path: Path,
+) -> None:
+    """Off by default; with cost.off_hours, endpoints.yml (valid for Azure Pipelines) sleeps
+    the listed endpoints at the end of working hours and wakes them at the start, on working
+    days (UTC), signed in through a connection without the Approval check."""
+    assert "endpoints.yml" not in _rendered(PROJECTS["repository"], tmp_path / "plain")
+    config = tmp_path / "mlops.yaml"
+    config.write_text(
+        (REPO / "mlops.yaml").read_text(encoding="utf-8")
+        + "\ncost:\n  off_hours:\n    environments: [test]\n    days: [mon, tue, wed, thu]\n"
+        "    start: '06:30'\n    end: '18:00'\n",
+        encoding="utf-8",
+    )
+    files = _rendered(config, tmp_path / "off")
+    assert problems(files["endpoints.yml"]) == []
+    document = yaml.safe_load(files["endpoints.yml"].read_text())
+
+    crons = {s["displayName"]: s["cron"] for s in document["schedules"]}
+    assert crons == {
+        "Endpoints asleep after working hours": "0 18 * * 1,2,3,4",
+        "Endpoints awake for working hours": "30 6 * * 1,2,3,4",
+    }
+    [job] = document["jobs"]
+    [step] = _azure_steps(job["steps"])
+    assert step["serviceConnection"] == "mlops-diagnosis-test-off-hours"
+    assert step["script"].endswith('mlops cost "$action" --env test\n')
+    assert "Endpoints awake for working hours" in step["script"]
+    assert job["pool"] == {"name": "mdp-mlops-diagnosis-test"}

@@ -185,7 +185,7 @@ def test_what_provisioning_devops_needs_is_asked_for_before_any_call(
 def test_each_persona_group_joins_its_team_and_data_scientists_cannot_edit_pipelines(
     platform_project: LoadedConfig, clients: AzureClients, arm: FakeArm, ado: AdoFake
 ) -> None:
-    from mlops.services.devops import DENIED_BITS
+    from mlops.services.devops_access import DENIED_BITS
     from tests.devops.ado_fake import BUILD_NAMESPACE, build_token
 
     provision_platform(platform_project, clients)

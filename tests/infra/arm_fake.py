@@ -84,9 +84,13 @@ BUILTIN_ROLE_IDS = frozenset(
         "1823dd4f-9b8c-4ab6-ab4e-7397a3684615",  # AzureML Registry User
         "ba92f5b4-2d11-453d-a403-e96b0029c9fe",  # Storage Blob Data Contributor
         "f6c7c914-8db3-469d-8ca1-694a8f32e121",  # AzureML Data Scientist
+        "4abbcc35-e782-43d8-92c5-2d3f1bd2253f",  # Azure Kubernetes Service Cluster User Role
+        "7f6c6a51-bcf8-42ba-9220-52d62157d7db",  # Azure Kubernetes Service RBAC Reader
+        "a7ffa36f-339b-4b5c-8bdf-e2c188b2c0eb",  # Azure Kubernetes Service RBAC Writer
     }
 )
 _DEPLOYMENT = _RG + r"(?:/providers/Microsoft\.Resources)?/deployments/(?P<name>[^/]+)"
+_REMEDIATION = _RG + r"/providers/Microsoft\.PolicyInsights/remediations/(?P<name>[^/]+)"
 
 
 class FakeTransport(HttpTransport):
@@ -125,8 +129,11 @@ class FakeArm(FakeTransport):
         self.replicating: dict[str, int] = {}  # principal id -> PrincipalNotFound answers left
         # (rg lower, stack name) -> the deployment stack as GET returns it
         self.stacks: dict[tuple[str, str], dict[str, Any]] = {}
-        # (rg, type lower, name lower) -> deny mode, excluded principals, stack, per resource
+        # (rg, type lower, name lower) -> deny mode, excluded principals and actions, stack,
+        # per resource
         self.denied: dict[tuple[str, str, str], dict[str, Any]] = {}
+        # rg lower -> remediation name -> the remediation task as GET returns it
+        self.remediations: dict[str, dict[str, dict[str, Any]]] = {}
         self.principal: str | None = None  # the caller of the request being answered
         #: called with (method, path) before each request is answered (another run, say)
         self.on_request: Any = None
@@ -220,6 +227,10 @@ class FakeArm(FakeTransport):
                     "properties": {"provisioningState": "Succeeded"},
                 }
                 return (201 if created else 200), self.resource_groups[rg], {}
+        if m := re.fullmatch(_REMEDIATION, path, re.IGNORECASE):
+            from tests.infra.policy_fake import remediation
+
+            return remediation(self, method, m["rg"], m["name"], body)
         if m := re.fullmatch(_RG + r"/providers/(?P<rest>.+)", path, re.IGNORECASE):
             return self._generic(method, m["rg"], path, body)
         return 404, {"error": {"code": "NotFound", "message": f"{method} {path}"}}, {}
@@ -382,6 +393,7 @@ class FakeArm(FakeTransport):
             self.denied[_key_of(rg, rid)] = {
                 "mode": deny.mode,
                 "excluded": set(excluded),
+                "actions": list(deny.excluded_actions or []),
                 "stack": name,
             }
         now = _clock()
@@ -451,13 +463,21 @@ class FakeArm(FakeTransport):
                 return 404, _error("ResourceNotFound", path), {}
             return 200, existing, {}
         assert method in ("PUT", "PATCH", "DELETE"), method
-        deny = self.denied.get(key)
+        verb = "delete" if method == "DELETE" else "write"
+        # a deny assignment covers its resource and, read conservatively (Microsoft does not
+        # say either way), the extension resources at it: a diagnostic setting at
+        # <resource>/providers/Microsoft.Insights/... (mlops.plan.stacks.EXCLUDED_ACTIONS)
+        parent = path[: path.lower().rfind("/providers/")]
+        deny = self.denied.get(key) or (
+            self.denied.get(_key_of(rg, parent)) if parent.lower().count("/providers/") else None
+        )
         blocked = deny is not None and (
             deny["mode"] == "denyWriteAndDelete"
             or (deny["mode"] == "denyDelete" and method == "DELETE")
         )
+        if blocked and _excluded_action(f"{rtype}/{verb}", deny.get("actions", [])):
+            blocked = False
         if blocked and self.principal not in deny["excluded"]:
-            verb = "delete" if method == "DELETE" else "write"
             message = (
                 f"The client with object id '{self.principal}' has permission to perform action"
                 f" '{rtype}/{verb}' on scope '{path}'; however, the access is denied because of"
@@ -687,6 +707,14 @@ _NOW = "2026-11-26T00:00:00.0000000Z"
 
 def _error(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+def _excluded_action(action: str, excluded: list[str]) -> bool:
+    """Whether a deny assignment's excluded actions (NotActions, '*' a wildcard) hold it."""
+    return any(
+        re.fullmatch(re.escape(pattern).replace(r"\*", ".*"), action, re.IGNORECASE)
+        for pattern in excluded
+    )
 
 
 def _related(a: str, b: str) -> bool:

@@ -100,7 +100,11 @@ def test_hub_peering_is_a_way_in_and_the_hub_dns_zones_are_linked_to_every_envir
         assert peering["properties"]["remoteVirtualNetwork"]["id"].endswith("/vnet-hub")
         assert peering["properties"]["allowVirtualNetworkAccess"] is True
 
-        (links,) = resources(template, "Microsoft.Resources/deployments")
+        (links,) = [
+            d
+            for d in resources(template, "Microsoft.Resources/deployments")
+            if d["name"].startswith("dns-links-")
+        ]
         # deployed where the hub's zones live, not in the environment's resource group
         assert links["subscriptionId"] == "33333333-3333-3333-3333-333333333333"
         assert links["resourceGroup"] == "rg-hub-dns"

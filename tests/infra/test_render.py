@@ -14,6 +14,7 @@ from tests.conftest import REPO, run_cli
 from tests.infra.conftest import CONFIGS, copy_config
 
 ALL_CONFIGS = [REPO / "mlops.yaml", *sorted(CONFIGS.glob("*.yaml"))]
+COMPUTES = "Microsoft.MachineLearningServices/workspaces/computes"
 
 
 def _templates(path: Path) -> dict[str, dict]:
@@ -86,22 +87,28 @@ def test_rendering_is_deterministic() -> None:
 
 @pytest.mark.parametrize("config", ALL_CONFIGS, ids=lambda p: p.stem)
 def test_nothing_is_reachable_from_the_public_internet(config: Path) -> None:
+    teams = load_config(config).config.teams
     for path, template in _templates(config).items():
         if path == "infra/shared/main.json":
             (registry,) = template["resources"]
             assert registry["properties"]["publicNetworkAccess"] == "Disabled"
             continue
-        (ws,) = _resources(template, "Microsoft.MachineLearningServices/workspaces")
-        assert ws["identity"] == {"type": "SystemAssigned"}
-        assert ws["properties"]["publicNetworkAccess"] == "Disabled"
-        (st,) = _resources(template, "Microsoft.Storage/storageAccounts")
-        # Disabled, except the training environment's, which admits only the shared
-        # registry (see the test of resource instance rules below): nothing public either way
-        assert st["properties"]["networkAcls"]["defaultAction"] == "Deny"
-        assert st["properties"]["networkAcls"].get("ipRules", []) == []
-        assert st["properties"]["allowBlobPublicAccess"] is False
-        assert st["properties"]["minimumTlsVersion"] == "TLS1_2"
-        assert st["properties"]["supportsHttpsTrafficOnly"] is True
+        # the platform's workspace and storage, and each team's (tests/teams_infra)
+        workspaces = _resources(template, "Microsoft.MachineLearningServices/workspaces")
+        assert len(workspaces) == 1 + len(teams)
+        for ws in workspaces:
+            assert ws["identity"] == {"type": "SystemAssigned"}
+            assert ws["properties"]["publicNetworkAccess"] == "Disabled"
+        storages = _resources(template, "Microsoft.Storage/storageAccounts")
+        assert len(storages) == 1 + len(teams)
+        for st in storages:
+            # Disabled, except the training environment's, which admits only the shared
+            # registry (see the test of resource instance rules below): nothing public
+            assert st["properties"]["networkAcls"]["defaultAction"] == "Deny"
+            assert st["properties"]["networkAcls"].get("ipRules", []) == []
+            assert st["properties"]["allowBlobPublicAccess"] is False
+            assert st["properties"]["minimumTlsVersion"] == "TLS1_2"
+            assert st["properties"]["supportsHttpsTrafficOnly"] is True
         (kv,) = _resources(template, "Microsoft.KeyVault/vaults")
         assert kv["properties"]["enableRbacAuthorization"] is True
         assert kv["properties"]["enablePurgeProtection"] is True
@@ -116,17 +123,22 @@ def test_nothing_is_reachable_from_the_public_internet(config: Path) -> None:
             for c in pe["properties"]["privateLinkServiceConnections"]
         )
         # the workspace's storage (blob, file), vault and registry, the model registry, and
-        # the model registry's own storage (blob) and container registry (registry)
-        assert groups == [
-            "amlregistry",
-            "amlworkspace",
-            "blob",
-            "blob",
-            "file",
-            "registry",
-            "registry",
-            "vault",
-        ]
+        # the model registry's own storage (blob) and container registry (registry); each
+        # team's workspace and storage (blob, file)
+        per_team = ["amlworkspace", "blob", "file"] * len(teams)
+        assert groups == sorted(
+            [
+                "amlregistry",
+                "amlworkspace",
+                "blob",
+                "blob",
+                "file",
+                "registry",
+                "registry",
+                "vault",
+                *per_team,
+            ]
+        )
         clusters = [
             v
             for v in template["variables"].values()
@@ -246,19 +258,22 @@ def test_only_the_training_environments_storage_admits_the_registry_so_promotion
     first, *later = loaded.environments.azure
     registry = loaded.shared_names().registry
     for env, template in ((e, _templates(config)[f"infra/{e}/main.json"]) for e in [first, *later]):
-        (storage,) = _resources(template, "Microsoft.Storage/storageAccounts")
-        props = storage["properties"]
-        acls = props["networkAcls"]
-        assert acls["defaultAction"] == "Deny"
-        if env == first:
-            assert props["publicNetworkAccess"] == "Enabled"
-            assert acls["ipRules"] == [] and acls["virtualNetworkRules"] == []
-            (rule,) = acls["resourceAccessRules"]
-            assert "'Microsoft.MachineLearningServices/registries'" in rule["resourceId"]
-            assert f"'{registry}'" in rule["resourceId"]
-        else:
-            assert props["publicNetworkAccess"] == "Disabled"
-            assert "resourceAccessRules" not in acls
+        # the platform's storage and each team's: a team promotes from its own workspace
+        storages = _resources(template, "Microsoft.Storage/storageAccounts")
+        assert len(storages) == 1 + len(loaded.teams)
+        for storage in storages:
+            props = storage["properties"]
+            acls = props["networkAcls"]
+            assert acls["defaultAction"] == "Deny"
+            if env == first:
+                assert props["publicNetworkAccess"] == "Enabled"
+                assert acls["ipRules"] == [] and acls["virtualNetworkRules"] == []
+                (rule,) = acls["resourceAccessRules"]
+                assert "'Microsoft.MachineLearningServices/registries'" in rule["resourceId"]
+                assert f"'{registry}'" in rule["resourceId"]
+            else:
+                assert props["publicNetworkAccess"] == "Disabled"
+                assert "resourceAccessRules" not in acls
 
 
 def test_aks_behind_a_firewall_routes_its_outbound_traffic_to_it(tmp_path: Path) -> None:
@@ -294,10 +309,13 @@ def test_images_build_on_a_cpu_cluster_and_pulls_are_not_quarantined(config: Pat
     for path, template in _templates(config).items():
         if path == "infra/shared/main.json" or path.startswith("infra/roles/"):
             continue
-        (ws,) = _resources(template, "Microsoft.MachineLearningServices/workspaces")
-        build = ws["properties"]["imageBuildCompute"]
-        assert not loaded.compute.clusters[build].size.startswith("Standard_N")  # CPU
-        assert template["variables"][f"compute-{build}"]["computeType"] == "AmlCompute"
+        for ws in _resources(template, "Microsoft.MachineLearningServices/workspaces"):
+            build = ws["properties"]["imageBuildCompute"]
+            assert not loaded.compute.clusters[build].size.startswith("Standard_N")  # CPU
+            assert template["variables"][f"compute-{build}"]["computeType"] == "AmlCompute"
+            # the cluster is the workspace's own (each team's workspace has its clusters)
+            names = {c["name"] for c in _resources(template, COMPUTES)}
+            assert f"{ws['name']}/{build}" in names
         (cr,) = _resources(template, "Microsoft.ContainerRegistry/registries")
         assert cr["properties"]["policies"]["quarantinePolicy"] == {"status": "disabled"}
 

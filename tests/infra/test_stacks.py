@@ -121,6 +121,8 @@ def test_a_hand_edit_of_a_prod_resource_is_refused_while_the_break_glass_princip
     assert sent["denySettings"] == {
         "mode": "denyWriteAndDelete",
         "excludedPrincipals": [PLATFORM, BREAK_GLASS],
+        # the resource-log policies' identities write diagnostic settings (test_diagnostics)
+        "excludedActions": ["Microsoft.Insights/diagnosticSettings/write"],
     }
     vault = next(
         rid

@@ -157,13 +157,19 @@ def _typed(default: Any, value: str) -> Any:
 
 
 def _dataset_tags(job: Any) -> dict[str, str]:
-    """dataset_name and dataset_version of the first `azureml:NAME:VERSION` data input."""
+    """dataset_name and dataset_version of the first `azureml:NAME:VERSION` data input, and
+    the reference itself as dataset_asset (the register step copies it onto the model: the
+    baseline of its monitor, mlops.monitoring.schedule.baseline_asset)."""
     for value in job.inputs.values():
         data = getattr(value, "_data", None)  # the SDK's Input of a data input
         path = str(getattr(data, "path", None) or "")
         parts = path.removeprefix("azureml:").split(":")
         if len(parts) == 2 and all(parts) and "/" not in path:
-            return {"dataset_name": parts[0], "dataset_version": parts[1]}
+            return {
+                "dataset_name": parts[0],
+                "dataset_version": parts[1],
+                "dataset_asset": f"azureml:{parts[0]}:{parts[1]}",
+            }
     return {}
 
 
@@ -184,6 +190,21 @@ def job_state(ml: MLClient, name: str) -> JobState:
         return JobState(job.name, _status(job.status), job.studio_url or "", steps)
 
     return _call(read, f"reading job {name}")
+
+
+def data_runs(ml: MLClient, tag: str) -> list[tuple[str, dict[str, str]]]:
+    """(status, tags) of the workspace's active jobs that carry the tag key `tag`: the service
+    filters on the key (`GET .../jobs?tag=KEY`, learn.microsoft.com/rest/api/azureml/jobs/list:
+    "Jobs returned will have this tag key"); archived jobs are left out as the studio does."""
+
+    def read() -> list[tuple[str, dict[str, str]]]:
+        return [
+            (_status(job.status), dict(job.tags or {}))
+            for job in ml.jobs.list(tag=tag)
+            if job is not None  # the SDK yields None for a job it cannot parse
+        ]
+
+    return _call(read, f"listing jobs tagged {tag}")
 
 
 # --- models -----------------------------------------------------------------------------

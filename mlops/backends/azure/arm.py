@@ -208,3 +208,83 @@ __all__ = [
     "report_operations",
     "what_if",
 ]
+
+
+# --- Azure ML workspace-level quotas (mlops.plan.quotas): actions, not ARM resources ------
+#: the api-version of the workspaces in the templates (render/infra/_common.py API["ml"])
+ML_API = "2024-10-01"
+_ML_LOCATION = "/subscriptions/{sub}/providers/Microsoft.MachineLearningServices/locations/{loc}"
+QUOTA_DENIED_HINT = (
+    "setting a workspace-level quota needs subscription-level permissions"
+    " (Microsoft.MachineLearningServices/locations/updateQuotas/action on the subscription:"
+    " /azure/machine-learning/how-to-manage-quotas, 'Workspace-level quotas')"
+)
+
+
+def _ml_send(
+    client: ResourceManagementClient, method: str, path: str, what: str, body: Any = None
+) -> Any:
+    """One Azure ML management call through the ARM client's pipeline (credential, retries,
+    transport): the resources SDK has no quota operations, `send_request` sends any."""
+    from azure.core.rest import HttpRequest
+
+    def send() -> Any:
+        request = HttpRequest(method, path, params={"api-version": ML_API}, json=body)
+        response = client.send_request(request)
+        response.raise_for_status()
+        return response.json()
+
+    return _call(send, what, denied_hint=QUOTA_DENIED_HINT)
+
+
+def ml_vm_families(client: ResourceManagementClient, subscription: str, location: str) -> dict:
+    """VM size (lowercase) to the VM family Azure ML counts its cores under, in `location`
+    (REST "Virtual Machine Sizes - List": `value[].name`, `value[].family`)."""
+    path = _ML_LOCATION.format(sub=subscription, loc=location) + "/vmSizes"
+    found = _ml_send(client, "GET", path, f"reading Azure ML VM sizes in {location}")
+    return {
+        str(s["name"]).lower(): str(s["family"])
+        for s in found.get("value") or []
+        if s.get("name") and s.get("family")
+    }
+
+
+def ml_quotas(
+    client: ResourceManagementClient, subscription: str, location: str
+) -> dict[str, int | None]:
+    """Quota id (lowercase) to its limit, workspace-level ones included (REST "Quotas -
+    List": `value[]` of `{id, type, limit, unit, name}`, paged by `nextLink`)."""
+    out: dict[str, int | None] = {}
+    path: str | None = _ML_LOCATION.format(sub=subscription, loc=location) + "/quotas"
+    while path:
+        page = _ml_send(client, "GET", path, f"reading Azure ML quotas in {location}")
+        for quota in page.get("value") or []:
+            if quota.get("id"):
+                out[str(quota["id"]).lower()] = quota.get("limit")
+        path = page.get("nextLink")
+    return out
+
+
+def update_ml_quotas(
+    client: ResourceManagementClient,
+    subscription: str,
+    location: str,
+    quotas: list[dict[str, Any]],
+) -> None:
+    """Set workspace-level quotas (REST "Quotas - Update"); Azure answers each with a
+    `status`, and anything but Success (InvalidQuotaExceedsSubscriptionLimit,
+    InvalidVMFamilyName, ...) is an error naming the quota."""
+    path = _ML_LOCATION.format(sub=subscription, loc=location) + "/updateQuotas"
+    body = {"value": quotas, "location": location}
+    result = _ml_send(client, "POST", path, f"setting Azure ML quotas in {location}", body)
+    failed = [
+        f"{q.get('id', '?').rsplit('/workspaces/', 1)[-1]}: {q.get('status')}"
+        for q in result.get("value") or []
+        if str(q.get("status", "")).lower() != "success"
+    ]
+    if failed:
+        raise BackendError(
+            "Azure refused workspace quotas: " + "; ".join(failed),
+            hint="a workspace quota cannot exceed the subscription's quota of the VM family:"
+            " lower teams.<team>.quotas.cores or request more quota (az ml ... / portal)",
+        )

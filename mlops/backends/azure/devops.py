@@ -325,6 +325,9 @@ class Project:
             "endpoint": {n: c["id"] for n, c in seen.connections.items()},
             "variablegroup": {n: str(g[0]) for n, g in seen.variable_groups.items()},
             "queue": {n: str(i) for n, i in seen.queues.items()},
+            # a repository resource is "{projectId}.{repositoryId}" (facts/azure-devops.md;
+            # /azure/devops/pipelines/security/resources, "Protecting repository resources")
+            "repository": {spec.repository: f"{project.id}.{repo.id}"} if repo.id else {},
         }
         for kind, name in {c.resource for c in spec.checks}:
             resource_id = ids[kind].get(name)
@@ -336,12 +339,26 @@ class Project:
             resource_id = ids[kind].get(name)
             if resource_id is not None:
                 seen.permissions[(kind, resource_id)] = self.pipeline_permissions(kind, resource_id)
+        if spec.team_objects:
+            existing = self.repositories()
+            for team in spec.team_objects:
+                for name in team.repositories:
+                    found = seen.repositories[name] = existing.get(name.lower())
+                    if found is not None:
+                        ref = f"refs/heads/{spec.branch}"
+                        seen.team_policies[name] = self.branch_policies(found, ref)
         known = self.entra_groups()
         wanted = {oid.lower() for a in spec.approvals for _, oid in a.approvers}
         wanted |= {oid.lower() for _, oid in spec.required_reviewers}
+        wanted |= {oid.lower() for t in spec.team_objects for _, oid in t.reviewers}
         for oid in sorted(wanted & known.keys()):
             seen.identities[oid] = self._storage_key(known[oid])
         return seen
+
+    def repositories(self) -> dict[str, str]:
+        """The project's git repositories: lower-cased name -> id (names ignore case)."""
+        found = self._read(lambda: self.git.get_repositories(project=self.name), "repositories")
+        return {str(r.name).lower(): str(r.id) for r in found or []}
 
     def _teams(self, project_id: str) -> list[Any]:
         out: list[Any] = []
@@ -468,6 +485,19 @@ class Project:
             ),
             f"creating team {name}",
             find,
+        )
+        return str(getattr(created, "id", created))
+
+    def create_repository(self, name: str) -> str:
+        """A new, empty git repository in the project (Repositories - Create)."""
+        from azure.devops.v7_1.git.models import GitRepositoryCreateOptions
+
+        created = self._write(
+            lambda: self.git.create_repository(
+                GitRepositoryCreateOptions(name=name), project=self.name
+            ),
+            f"creating repository {name}",
+            lambda: self.repositories().get(name.lower()),
         )
         return str(getattr(created, "id", created))
 
@@ -643,7 +673,7 @@ class Project:
                 what,
             )
             return
-        from mlops.plan.devops import find_policy
+        from mlops.plan.devops_drift import find_policy
 
         scope = settings["scope"][0]
         branch = scope["refName"].removeprefix("refs/heads/")

@@ -121,6 +121,8 @@ def deploy(
     deny = DenySettings(mode=settings.deny_mode)
     if settings.deny_mode != "none":
         deny.excluded_principals = list(settings.excluded_principals)
+        if settings.excluded_actions:
+            deny.excluded_actions = list(settings.excluded_actions)
     body = DeploymentStack(
         tags=tags or None,
         properties=DeploymentStackProperties(

@@ -21,6 +21,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import socket
 import time
 from collections.abc import Callable, Iterable
@@ -159,3 +160,153 @@ def _check_json(body: bytes) -> None:
         return  # the server answers that one itself, with a 400
     except ValueError as exc:  # e.g. an integer over sys.get_int_max_str_digits() digits
         raise _Refused("400 Bad Request", f"the request body's JSON is not usable: {exc}") from None
+
+
+# --- the data collector agent ---------------------------------------------------------------
+# On Azure ML, a deployment with `data_collector` runs Azure's collector agent beside the
+# server: azureml-ai-monitoring's Collector, in the scoring script, POSTs each collected
+# DataFrame to it (http://$AZUREML_MDC_HOST:$AZUREML_MDC_PORT/modeldata/log, CloudEvents
+# headers `ce-*`), and the agent writes it to the workspace's blob storage as JSON lines under
+# modelDataCollector/<endpoint>/<deployment>/<collection>/yyyy/MM/dd/HH/, one record per line
+# (https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data,
+# "Collected data storage" and "Collected data format"). The local endpoint runs this agent
+# instead, writing the same records in the same layout under MLOPS_COLLECT_DIR: the scoring
+# script and the Collector package are the same code in both places.
+
+COLLECT_DIR = "MLOPS_COLLECT_DIR"  # <state>/modelDataCollector/<endpoint>/<deployment>
+COLLECT_SOURCE = "MLOPS_COLLECT_SOURCE"  # the records' `source`: which endpoint and deployment
+COLLECT_SAMPLE_RATE = "MLOPS_COLLECT_SAMPLE_RATE"  # percent of requests, as the Collector reads
+_COLLECTION = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def collector_record(
+    headers: dict[str, str], body: bytes, source: str
+) -> tuple[str, float, dict[str, Any]]:
+    """(collection, epoch seconds, record) of one POST from azureml-ai-monitoring's sender.
+
+    Raises ValueError for a request that is not one (unknown event type, body not JSON)."""
+    event = headers.get("ce-type", "")
+    collection = event.removeprefix("azureml.inference.")
+    if not event.startswith("azureml.inference.") or not _COLLECTION.fullmatch(collection):
+        raise ValueError(f"not a collector event: ce-type {event[:80]!r}")
+    data = json.loads(body)
+    stamp = float(headers.get("ce-time") or time.time())
+    request_id = headers.get("ce-x-request-id", "")
+    record = {
+        "specversion": "1.0",
+        "id": headers.get("trace-id", ""),
+        "source": source,
+        "type": event,
+        "datacontenttype": "application/json",
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stamp)),
+        "data": data,
+        "correlationid": request_id,
+        "xrequestid": request_id,
+        "modelversion": headers.get("ce-model-version", ""),
+        "collectdatatype": headers.get("ce-collect-data-type", ""),
+        "agent": headers.get("ce-agent", ""),
+        "contentrange": f"bytes 0-{max(len(body) - 1, 0)}/{len(body)}",
+    }
+    return collection, stamp, record
+
+
+class CollectorAgent:
+    """Appends each collected record to <root>/<collection>/yyyy/MM/dd/HH/<instance>.jsonl."""
+
+    def __init__(self, root: str, source: str, instance: str) -> None:
+        import threading
+
+        self.root = root
+        self.source = source
+        self.instance = instance
+        self._lock = threading.Lock()
+
+    def write(self, headers: dict[str, str], body: bytes) -> None:
+        collection, stamp, record = collector_record(headers, body, self.source)
+        hour = time.strftime("%Y/%m/%d/%H", time.gmtime(stamp))
+        folder = os.path.join(self.root, collection, *hour.split("/"))
+        line = json.dumps(record, separators=(",", ":")) + "\n"
+        with self._lock:
+            os.makedirs(folder, exist_ok=True)
+            with open(os.path.join(folder, f"{self.instance}.jsonl"), "a", encoding="utf-8") as out:
+                out.write(line)
+
+    def serve(self, sock: socket.socket) -> None:
+        """Answer POST /modeldata/log on the listening socket `sock` until terminated."""
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        agent = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                if self.path != "/modeldata/log":
+                    self._answer(404, "unknown path")
+                    return
+                try:
+                    agent.write(headers, body)
+                except (ValueError, OSError) as exc:
+                    self._answer(400, str(exc))
+                    return
+                self._answer(200, "accepted")
+
+            def _answer(self, status: int, message: str) -> None:
+                data = message.encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the server's log is for the server
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler, bind_and_activate=False)
+        server.socket.close()
+        server.socket = sock
+        server.server_address = sock.getsockname()
+        server.serve_forever()
+
+
+def start_collector_agent(environ: dict[str, str] | os._Environ) -> Any:
+    """Start the agent as a child process when MLOPS_COLLECT_DIR is set, and point
+    azureml-ai-monitoring at it (the Collector's own variables, read by each worker when the
+    scoring script creates its collectors); None when collection is off."""
+    import subprocess
+    import sys
+
+    for name in [k for k in environ if k.startswith("AZUREML_MDC_")]:
+        del environ[name]  # only this agent, never a stray setting, receives the data
+    root = environ.get(COLLECT_DIR)
+    if not root:
+        return None
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    package = __package__ or "mlops.backends.local"
+    agent = subprocess.Popen(
+        [sys.executable, "-m", f"{package}._front_end", str(sock.fileno()), root],
+        pass_fds=(sock.fileno(),),
+        env=dict(environ),
+    )
+    port = sock.getsockname()[1]
+    sock.close()
+    environ["AZUREML_MDC_ENABLED"] = "true"
+    environ["AZUREML_MDC_HOST"] = "127.0.0.1"
+    environ["AZUREML_MDC_PORT"] = str(port)
+    environ["AZUREML_MDC_SAMPLE_RATE"] = environ.get(COLLECT_SAMPLE_RATE, "100")
+    return agent
+
+
+def _agent_main(fd: str, root: str) -> None:
+    sock = socket.socket(fileno=int(fd))
+    source = os.environ.get(COLLECT_SOURCE, root)
+    CollectorAgent(root, source, f"{socket.gethostname()}-{os.getppid()}").serve(sock)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _agent_main(*sys.argv[1:3])

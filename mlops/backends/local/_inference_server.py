@@ -8,6 +8,10 @@ gunicorn's own GUNICORN_CMD_ARGS, which the server's fixed command line leaves o
 
     python -m mlops.backends.local._inference_server [--detach LOG] AZMLINFSRV_ARGS...
 
+With MLOPS_COLLECT_DIR set (monitoring.collection on), it first starts the data collector
+agent of `_front_end` beside the server, as Azure ML runs its own beside a deployment that
+collects data, and stops it when the server exits.
+
 It imports nothing from mlops (nor does `_front_end`), so a copy of both runs in an
 environment that has only the server and the model's libraries.
 
@@ -37,7 +41,20 @@ def main() -> None:
     # settings given in GUNICORN_CMD_ARGS by the caller come after ours, and so win
     extra = os.environ.get("GUNICORN_CMD_ARGS", "")
     os.environ["GUNICORN_CMD_ARGS"] = f"--config python:{FRONT_END} {extra}".strip()
-    amlserver.run()
+    agent = _front_end().start_collector_agent(os.environ)
+    try:
+        amlserver.run()
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(10)
+
+
+def _front_end():
+    """The settings module beside this one, which also holds the data collector agent."""
+    import importlib
+
+    return importlib.import_module(FRONT_END)
 
 
 def _detach(log: str) -> None:

@@ -50,6 +50,7 @@ class Endpoint:
     started: str
     created: float | None = None  # the pid's start time: tells our server from a reused pid
     environment: str = ""  # what it runs in: the built environment's digest, or "current"
+    collecting: bool = False  # whether it collects its inputs and outputs (monitoring)
 
     @property
     def url(self) -> str:
@@ -61,6 +62,42 @@ class Endpoint:
 
     def to_dict(self) -> dict[str, object]:
         return {**asdict(self), "url": self.url, "swagger": self.swagger}
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Production data collection of a local endpoint (monitoring.collection): the data
+    collector agent of `_front_end` writes the scoring script's model_inputs and
+    model_outputs under `folder`, in Azure ML's layout (see `collection_folder`)."""
+
+    folder: Path
+    source: str  # the records' `source`: the endpoint and deployment they came from
+    sampling_rate: float = 1.0  # share of requests collected, as the deployment's data_collector
+
+    def environment(self) -> dict[str, str]:
+        """What the server's entry point reads to start the agent (see `_front_end`)."""
+        return {
+            "MLOPS_COLLECT_DIR": str(self.folder),
+            "MLOPS_COLLECT_SOURCE": self.source,
+            # azureml-ai-monitoring samples by whole percent (AZUREML_MDC_SAMPLE_RATE)
+            "MLOPS_COLLECT_SAMPLE_RATE": str(max(1, round(self.sampling_rate * 100))),
+        }
+
+
+#: Azure ML's blob folder of collected data, mirrored under the state dir:
+#: modelDataCollector/<endpoint>/<deployment>/<collection>/yyyy/MM/dd/HH/<instance>.jsonl
+#: (https://learn.microsoft.com/azure/machine-learning/how-to-collect-production-data)
+COLLECTED = "modelDataCollector"
+
+
+def collection_folder(state_dir: Path, endpoint: str, model: str, version: str) -> Path:
+    """Where a local endpoint's collected data goes: one deployment per served version."""
+    return state_dir / COLLECTED / endpoint / deployment_name(model, version)
+
+
+def deployment_name(model: str, version: str) -> str:
+    """A local endpoint's deployment, as collected data names it: the version it serves."""
+    return f"{model}-{version}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +115,7 @@ class ServerSpec:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     bin_dir: Path | None = None
     shim: Path | None = None
+    collection: Collection | None = None
 
     def command(self, detach: Path | None = None) -> list[str]:
         """The server's command line; with `detach`, it daemonizes and logs there."""
@@ -110,6 +148,10 @@ class ServerSpec:
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             "MLOPS_MAX_REQUEST_BYTES": str(self.max_request_bytes),  # read by _front_end
         }
+        for name in ("MLOPS_COLLECT_DIR", "MLOPS_COLLECT_SOURCE", "MLOPS_COLLECT_SAMPLE_RATE"):
+            environment.pop(name, None)  # collection is this spec's choice, never inherited
+        if self.collection is not None:
+            environment.update(self.collection.environment())
         if self.bin_dir is not None:
             # the environment's venv, as `activate` sets it; the CLI's venv must not leak in
             for name in ("PYTHONHOME", "CONDA_PREFIX", "__PYVENV_LAUNCHER__"):
@@ -223,6 +265,7 @@ class LocalEndpoints:
                 started=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
                 created=processes.started_at(pid),
                 environment=environment,
+                collecting=server.collection is not None,
             )
             progress("waiting for it to be healthy")
             self._wait_healthy(endpoint, timeout)

@@ -20,10 +20,13 @@ from mlops.render.infra._common import (
     registry_id,
     tags,
 )
-from mlops.render.infra.access import bastion
+from mlops.render.infra.access import bastion, vpn_gateway
 from mlops.render.infra.agents import build_agent_pool
 from mlops.render.infra.aks import kubernetes
+from mlops.render.infra.diagnostics import resource_logs
+from mlops.render.infra.flow_logs import flow_log
 from mlops.render.infra.monitoring import app_insights, log_analytics
+from mlops.render.infra.namespaces import team_computes
 from mlops.render.infra.network import (
     ZONE_WORKSPACE,
     Endpoint,
@@ -35,6 +38,7 @@ from mlops.render.infra.network import (
 )
 from mlops.render.infra.shared import shared_template
 from mlops.render.infra.storage import container_registry, key_vault, storage_account
+from mlops.render.infra.teams import Shared, team_resources
 from mlops.render.infra.workspace import clusters, workspace
 
 __all__ = ["API", "environment_template", "shared_template"]
@@ -92,6 +96,7 @@ def environment_template(config: Config, env: str) -> Template:
     ]
     hub_peering(template, config, vnet)
     bastion(template, config, vnet, subnets)
+    vpn_gateway(template, config, env, vnet, subnets)
     zones = private_dns_zones(template, config, vnet)
     hub_zone_links(template, config, vnet)
     for endpoint in endpoints:
@@ -99,11 +104,21 @@ def environment_template(config: Config, env: str) -> Template:
             template, names.workspace, endpoint, subnets["private_endpoints"], vnet, zones
         )
 
+    # with teams: each its own workspace and storage in the shared network (teams.py)
+    teams = team_resources(
+        template, config, env, Shared(vault, registry, insights, vnet, subnets, zones)
+    )
+
     build_agent_pool(template, config, names.agent_pool, subnets["build_agents"], vnet)
     if config.deployment.target == "kubernetes":
-        kubernetes(template, config, env, names.kubernetes, ws, subnets["aks"], vnet, logs)
+        cluster, extension = kubernetes(
+            template, config, env, names.kubernetes, ws, subnets["aks"], vnet, logs
+        )
+        team_computes(template, config, env, teams, cluster, extension)
+    resource_logs(template, config, logs)
+    flow_log(template, config, env, vnet, logs)
 
-    template.outputs = {
+    template.outputs |= {
         "workspaceName": {"type": "string", "value": names.workspace},
         "workspaceId": {"type": "string", "value": ws.id},
         "virtualNetworkId": {"type": "string", "value": vnet.id},

@@ -18,6 +18,8 @@ API = {
     "pools": "2024-10-19",
     "aks": "2024-09-01",
     "k8s_extension": "2023-05-01",
+    # the first version whose GitRepositoryDefinition has `provider` (workload identity)
+    "flux": "2024-11-01",
     "deployments": "2024-03-01",
     "compute": "2024-07-01",
 }

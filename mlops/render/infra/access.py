@@ -1,4 +1,5 @@
-"""A way in for people: Azure Bastion with a jump host (peering with a hub is in network.py).
+"""A way in for people: Azure Bastion with a jump host, or a point-to-site VPN gateway with a
+DNS Private Resolver (peering with a hub is in network.py).
 
 Microsoft's options for reaching a private workspace: a VPN gateway, ExpressRoute, or Azure
 Bastion with a jump box in the network (/azure/machine-learning/how-to-secure-workspace-vnet,
@@ -7,10 +8,135 @@ Bastion with a jump box in the network (/azure/machine-learning/how-to-secure-wo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from mlops.config.root import Config
 from mlops.render.arm import Resource, Template
 from mlops.render.infra._common import API
 from mlops.render.infra.egress import public_ip, short
+
+API_DNS_RESOLVER = "2025-05-01"  # Microsoft.Network/dnsResolvers in the ARM schemas
+#: Audience of the Microsoft-registered Azure VPN Client app (Azure Public), for Microsoft
+#: Entra ID authentication (/azure/vpn-gateway/point-to-site-entra-gateway, "Audience values")
+VPN_AUDIENCE = "c632b3df-fb67-4d84-bdcf-b95ad541b5c8"
+
+
+@dataclass(frozen=True)
+class ZonedResource(Resource):
+    """A resource with availability `zones` (a top-level ARM property Resource lacks)."""
+
+    zones: tuple[str, ...] = ()
+
+    def to_arm(self, tags: dict[str, str]) -> dict[str, Any]:
+        out = super().to_arm(tags)
+        if self.zones:
+            out["zones"] = list(self.zones)
+        return out
+
+
+def vpn_gateway(
+    template: Template,
+    config: Config,
+    env: str,
+    vnet: Resource,
+    subnets: dict[str, Resource],
+) -> None:
+    """A route-based VPN gateway in GatewaySubnet for point-to-site connections with Microsoft
+    Entra ID authentication: OpenVPN only, tenant, issuer and the Microsoft-registered
+    audience (/azure/vpn-gateway/point-to-site-entra-gateway). An AZ SKU with a
+    zone-redundant Standard public IP (/azure/vpn-gateway/about-zone-redundant-vnet-gateways).
+    Clients resolve private endpoint names through the DNS Private Resolver below."""
+    vpn = config.network.access.vpn
+    if vpn is None:
+        return
+    name = short(vnet.name)
+    plain = public_ip(f"pip-{name}-vpn")
+    pip = template.add(
+        ZonedResource(
+            plain.type,
+            plain.api_version,
+            plain.name,
+            plain.properties,
+            sku=plain.sku,
+            zones=("1", "2", "3"),
+        )
+    )
+    pool = vpn.pools(list(config.environments.azure))[env]
+    tenant = "subscription().tenantId"
+    template.add(
+        Resource(
+            "Microsoft.Network/virtualNetworkGateways",
+            API["network"],
+            f"vpng-{name}",
+            {
+                "gatewayType": "Vpn",
+                "vpnType": "RouteBased",
+                # VpnGw1(AZ) exists in Generation1 only, VpnGw4/5(AZ) in Generation2 only
+                # (/azure/vpn-gateway/about-gateway-skus, "Gateway SKUs by tunnel, connection,
+                # and throughput")
+                "vpnGatewayGeneration": "Generation1" if vpn.sku == "VpnGw1AZ" else "Generation2",
+                "sku": {"name": vpn.sku, "tier": vpn.sku},
+                "activeActive": False,
+                "enableBgp": False,
+                "ipConfigurations": [
+                    {
+                        "name": "default",
+                        "properties": {
+                            "privateIPAllocationMethod": "Dynamic",
+                            "subnet": {"id": subnets["gateway"].id},
+                            "publicIPAddress": {"id": pip.id},
+                        },
+                    }
+                ],
+                "vpnClientConfiguration": {
+                    "vpnClientAddressPool": {"addressPrefixes": [pool]},
+                    "vpnClientProtocols": ["OpenVPN"],
+                    "vpnAuthenticationTypes": ["AAD"],
+                    "aadTenant": f"[format('https://login.microsoftonline.com/{{0}}/', {tenant})]",
+                    "aadAudience": VPN_AUDIENCE,
+                    "aadIssuer": f"[format('https://sts.windows.net/{{0}}/', {tenant})]",
+                },
+            },
+            depends_on=(vnet, pip),
+        )
+    )
+    _dns_resolver(template, name, vnet, subnets["dns_resolver"])
+
+
+def _dns_resolver(template: Template, name: str, vnet: Resource, subnet: Resource) -> None:
+    """A DNS Private Resolver with an inbound endpoint: VPN clients send their queries to its
+    address, which resolves with the zones linked to this network, private endpoints
+    included (/azure/dns/private-resolver-endpoints-rulesets, "Inbound endpoints"; the VPN
+    client takes it as a custom DNS server: /azure/vpn-gateway/
+    azure-vpn-client-optional-configurations). The address is the `dnsResolverInboundIp`
+    output."""
+    resolver = template.add(
+        Resource(
+            "Microsoft.Network/dnsResolvers",
+            API_DNS_RESOLVER,
+            f"dnspr-{name}",
+            {"virtualNetwork": {"id": vnet.id}},
+            depends_on=(vnet,),
+        )
+    )
+    inbound = template.add(
+        Resource(
+            "Microsoft.Network/dnsResolvers/inboundEndpoints",
+            API_DNS_RESOLVER,
+            f"dnspr-{name}/inbound",
+            {
+                "ipConfigurations": [
+                    {"subnet": {"id": subnet.id}, "privateIpAllocationMethod": "Dynamic"}
+                ]
+            },
+            depends_on=(resolver,),
+        )
+    )
+    template.outputs["dnsResolverInboundIp"] = {
+        "type": "string",
+        "value": f"[reference({inbound.id_ref}).ipConfigurations[0].privateIpAddress]",
+    }
 
 
 def bastion(

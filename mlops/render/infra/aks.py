@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mlops.config.root import Config
+from mlops.rbac.model import AKS_NAMESPACE
 from mlops.render.arm import SCHEMA, Resource, Template, quote
 from mlops.render.infra._common import API, compute
 
@@ -24,8 +25,9 @@ def kubernetes(
     subnet: Resource,
     vnet: Resource,
     logs: Resource,
-) -> None:
-    """A private AKS cluster shared by the platform's model projects, attached to the workspace."""
+) -> tuple[Resource, Resource]:
+    """A private AKS cluster shared by the platform's model projects, attached to the
+    workspace; returns the cluster and its Azure ML extension (teams attach to them too)."""
     aks = config.compute.kubernetes
     firewalls = [r for r in template.resources if r.type == "Microsoft.Network/azureFirewalls"]
     cluster = template.add(
@@ -62,6 +64,7 @@ def kubernetes(
                         "config": {"enableSecretRotation": "true"},
                     },
                 },
+                **_workload_identity(config),
                 "agentPoolProfiles": [
                     {
                         "name": "system",
@@ -121,13 +124,25 @@ def kubernetes(
                 "computeType": "Kubernetes",
                 "resourceId": cluster.id,
                 "properties": {
-                    "namespace": "azureml",
+                    "namespace": AKS_NAMESPACE,  # where the deployment identity reads
                     "defaultInstanceType": "defaultinstancetype",
                 },
             },
             (workspace, extension),
         )
     )
+    return cluster, extension
+
+
+def _workload_identity(config: Config) -> dict:
+    """With teams, Flux pulls their namespaces with Entra ID: the cluster issues OIDC tokens
+    its workloads federate with (/azure/aks/workload-identity-deploy-cluster)."""
+    if not config.teams:
+        return {}
+    return {
+        "oidcIssuerProfile": {"enabled": True},
+        "securityProfile": {"workloadIdentity": {"enabled": True}},
+    }
 
 
 def _base_settings(cluster: Resource, location: str) -> dict[str, str]:

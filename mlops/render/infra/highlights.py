@@ -46,6 +46,14 @@ PATHS = (
     "useRemoteGateways",
     "hardwareProfile.vmSize",
     "osProfile.linuxConfiguration.disablePasswordAuthentication",
+    "vpnClientConfiguration.vpnClientProtocols",
+    "vpnClientConfiguration.vpnAuthenticationTypes",
+    "vpnClientConfiguration.vpnClientAddressPool.addressPrefixes",
+    "policyDefinitionId",
+    "enforcementMode",
+    "parameters.logAnalytics.value",
+    "roleDefinitionId",
+    "principalType",
 )
 
 
@@ -56,7 +64,7 @@ def highlights(template: Template, resource: Resource) -> list[tuple[str, Any]]:
     document = {"sku": resource.sku or {}, **(properties if isinstance(properties, dict) else {})}
     out = []
     for path in PATHS:
-        value = _get(document, path)
+        value = _get(template, document, path)
         if value is not None:
             out.append((path, _resolve(template, value)))
     if isinstance(properties, dict):
@@ -92,9 +100,10 @@ def _resolve(template: Template, value: Any) -> Any:
     return value
 
 
-def _get(document: dict, path: str) -> Any:
+def _get(template: Template, document: dict, path: str) -> Any:
     node: Any = document
     for part in path.split("."):
+        node = _resolve(template, node)
         if not isinstance(node, dict) or part not in node:
             return None
         node = node[part]

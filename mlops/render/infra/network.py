@@ -45,6 +45,8 @@ def subnet_plan(config: Config, env: str) -> dict[str, str]:
         keys.append("bastion")
         if net.access.bastion.jump_host is not None:
             keys.append("jump_hosts")
+    if net.access.vpn is not None:
+        keys += ["gateway", "dns_resolver"]
     return {k: subnets[k] for k in keys}
 
 
@@ -57,9 +59,20 @@ SUBNET_NAMES = {
     "firewall": "AzureFirewallSubnet",
     "bastion": "AzureBastionSubnet",
     "jump_hosts": "snet-jump-hosts",
+    # /azure/vpn-gateway/vpn-gateway-about-vpn-gateway-settings ("Gateway subnet")
+    "gateway": "GatewaySubnet",
+    "dns_resolver": "snet-dns-resolver",
 }
-#: Azure-managed subnets: no NSG of ours, no route or NAT (the firewall is the egress)
-PLATFORM_SUBNETS = ("firewall", "bastion")
+#: Azure-managed subnets: no NSG of ours, no route or NAT (the firewall is the egress);
+#: "network security groups on the gateway subnet aren't supported" (the page above)
+PLATFORM_SUBNETS = ("firewall", "bastion", "gateway")
+#: subnet -> the service it is delegated to: Managed DevOps Pools
+#: (/azure/devops/managed-devops-pools/configure-networking) and the resolver's inbound
+#: endpoint (/azure/dns/dns-private-resolver-overview, "Subnet restrictions")
+DELEGATIONS = {
+    "build_agents": ("managed-devops-pools", "Microsoft.DevOpsInfrastructure/pools"),
+    "dns_resolver": ("dns-resolver", "Microsoft.Network/dnsResolvers"),
+}
 
 
 def virtual_network(
@@ -94,12 +107,10 @@ def virtual_network(
             }
         if key in EGRESS_SUBNETS:
             properties |= egress.subnet
-        if key == "build_agents":
+        if key in DELEGATIONS:
+            delegation, service = DELEGATIONS[key]
             properties["delegations"] = [
-                {
-                    "name": "managed-devops-pools",
-                    "properties": {"serviceName": "Microsoft.DevOpsInfrastructure/pools"},
-                }
+                {"name": delegation, "properties": {"serviceName": service}}
             ]
         subnets_arm.append({"name": name, "properties": properties})
         refs[key] = Resource(

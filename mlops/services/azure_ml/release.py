@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from azure.ai.ml import MLClient
 
     from mlops.backends.azure.clients import AzureClients
+    from mlops.backends.local.registry import ModelVersion
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Deployed:
     previous: str | None
     traffic: list[dict[str, int]] = field(default_factory=list)
     smoke: list[str] = field(default_factory=list)
+    monitor: str | None = None  # the monitor schedule created or moved to this deployment
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class Deployed:
             "previous": self.previous,
             "traffic_steps": self.traffic,
             "smoke": self.smoke,
+            "monitor": self.monitor,
         }
 
 
@@ -69,10 +72,13 @@ class Release:
     endpoint_spec: dict[str, Any]
     deployment_spec: dict[str, Any]
     samples: list[Path]
+    #: the endpoint's monitor schedule, on the new deployment (monitoring.collection on)
+    monitor_spec: dict[str, Any] | None = None
 
     @property
     def specs(self) -> list[dict[str, Any]]:
-        return [self.endpoint_spec, self.deployment_spec]
+        monitor = [self.monitor_spec] if self.monitor_spec is not None else []
+        return [self.endpoint_spec, self.deployment_spec, *monitor]
 
     def rollout_dict(self) -> dict[str, Any]:
         """The rollout as data: what is created, each traffic split, what is removed."""
@@ -84,6 +90,8 @@ class Release:
             "serving": self.rollout.old,
             "traffic_steps": [dict(step) for step in self.rollout.steps],
             "removes": self.rollout.old,
+            # the monitor schedule moved to the new deployment once it serves (or None)
+            "monitor": self.monitor_spec["name"] if self.monitor_spec is not None else None,
         }
 
 
@@ -109,7 +117,8 @@ def _prepare(
     check_deploy_order(loaded, env, clients, name, version)
     samples = _samples(loaded)
     ml = target.client(clients)
-    version = _deployable_version(loaded, clients, ml, name, version)
+    found = _deployable_version(loaded, clients, ml, name, version)
+    version = found.version
     endpoint = endpoint_name(config, env)
     traffic = aml.endpoint_traffic(ml, endpoint)
     rollout = plan_rollout(traffic or {}, config.deployment.traffic_steps)
@@ -129,8 +138,30 @@ def _prepare(
         endpoint_spec=endpoint_spec(config, env),
         deployment_spec=spec,
         samples=samples,
+        monitor_spec=_monitor(loaded, env, rollout.new, found),
     )
     return release, ml
+
+
+def _monitor(
+    loaded: LoadedConfig, env: str, deployment: str, model: ModelVersion
+) -> dict[str, Any] | None:
+    """The endpoint's monitor schedule on `deployment` against the data asset `model` was
+    trained on (its `dataset_asset` tag, else mlops.yaml's asset), when the deployment collects
+    its inputs and outputs; one schedule per endpoint, so each deploy moves it along."""
+    from mlops.monitoring.schedule import baseline_asset, model_features, monitor_schedule
+
+    config = loaded.config
+    if not config.monitoring.collection:
+        return None
+    reference = f"{model.name}:{model.version}"
+    return monitor_schedule(
+        config,
+        env,
+        deployment=deployment,
+        baseline=baseline_asset(config, model.tags, reference),
+        features=model_features(config, loaded.root),
+    )
 
 
 def _reference(loaded: LoadedConfig, reference: str | None) -> tuple[str, str | None]:
@@ -165,7 +196,7 @@ def deploy(
     an error, an interrupt or a deployment not ready within `deployment_timeout` seconds (an
     hour by default: image build, VMs, model download), puts traffic back on the old
     deployment and removes the new one first (`sleep`: the smoke retries' backoff)."""
-    from mlops.backends.azure import aml
+    from mlops.backends.azure import aml, monitors
 
     release, ml = _prepare(loaded, env, reference, clients)
     rollout, endpoint, samples = release.rollout, release.endpoint, release.samples
@@ -196,6 +227,12 @@ def deploy(
     if rollout.old:
         notify("removing", f"{rollout.old}")
         aml.delete_deployment(ml, endpoint, rollout.old)
+    if release.monitor_spec is not None:
+        # the new deployment serves all traffic: the monitor follows it (a failure here
+        # leaves the release in place and says what to run: the model serves either way)
+        notify("monitoring", f"{release.monitor_spec['name']} on {rollout.new}")
+        monitors.create_monitor(ml, release.monitor_spec, loaded.root)
+        result.monitor = release.monitor_spec["name"]
     return result
 
 
@@ -222,8 +259,9 @@ def pinned_environment(loaded: LoadedConfig, env: str, clients: AzureClients, ml
 
 def _deployable_version(
     loaded: LoadedConfig, clients: AzureClients, ml: MLClient, name: str, version: str | None
-) -> str:
-    """The exact version to deploy: it must already be where the endpoint reads it from."""
+) -> ModelVersion:
+    """The exact version to deploy (with its lineage tags): it must already be where the
+    endpoint reads it from."""
     from mlops.backends.azure import aml
 
     kubernetes = loaded.config.deployment.target == "kubernetes"
@@ -236,13 +274,14 @@ def _deployable_version(
                 f"no version of {name} in {where}",
                 hint="promote one first: `mlops promote NAME:VERSION --to ENV`",
             )
-        return versions[0].version
-    if aml.get_model(source, name, version) is None:
+        return versions[0]
+    found = aml.get_model(source, name, version)
+    if found is None:
         raise BadInputError(
             f"model {name}:{version} is not in {where}",
             hint=f"promote it first: `mlops promote {name}:{version} --to ENV`",
         )
-    return version
+    return found
 
 
 def _samples(loaded: LoadedConfig) -> list[Path]:

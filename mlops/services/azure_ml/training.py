@@ -124,6 +124,7 @@ def run(
     the wait, with the command that resumes it (the job goes on in Azure ML either way)."""
     from mlops.backends.azure import aml
     from mlops.gate import champion_version
+    from mlops.services.retrain import trigger_tags
     from mlops.services.run import check_overrides, new_run_id, pipeline_path, provided_inputs
 
     target = workspace(loaded, env)
@@ -158,7 +159,8 @@ def run(
             path,
             experiment=experiment,
             inputs={**provided, **overrides},
-            tags={**lineage, "mlops.env": env, "mlops.run_id": run_id},
+            # why CT trains (MLOPS_TRIGGER) and the data version it tries (mlops.services.retrain)
+            tags={**lineage, "mlops.env": env, "mlops.run_id": run_id, **trigger_tags()},
         )
         notify("submitted", f"{state.name} to {target.name}: {state.url}")
     if not wait:

@@ -1,0 +1,1 @@
+"""Cost: the monthly cost drivers of the rendered platform and a rough estimate of them."""
