@@ -69,8 +69,9 @@ COMMENTS_POLICY = "c6a1889d-b943-4856-b76f-9e46bb6b0df2"
 REQUIRED_REVIEWERS_POLICY = "fd2167ab-b0be-447a-8ec8-39368250530e"
 #: what only platform engineers may approve: the pipelines, the infrastructure, the config
 PROTECTED_PATHS = ("/.azuredevops/*", "/infra/*", "/mlops.yaml")
-#: the pipelines data scientists cannot queue (they deploy and provision)
-QUEUE_DENIED = ("cd", "infra")
+#: the pipelines data scientists cannot queue (they deploy, provision, or put non-production
+#: endpoints to sleep); only those the project has are denied
+QUEUE_DENIED = ("cd", "infra", "endpoints")
 #: the pipelines that run from the default branch only: cd's stages require it, infra's
 #: connection carries branch control; ci runs every branch and pull request, ct may be
 #: queued on any branch to train in the first environment

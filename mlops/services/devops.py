@@ -30,7 +30,6 @@ from mlops.errors import Issue
 from mlops.plan.changes import PropertyChange, ResourceChange, StackPlan
 from mlops.plan.devops import (
     DEVOPS,
-    QUEUE_DENIED,
     Approval,
     BranchControl,
     CheckSpec,
@@ -58,6 +57,7 @@ from mlops.services.devops_access import (
     folder_label,
     memberships,
     pipeline_permissions,
+    queue_denied,
     queue_label,
 )
 from mlops.services.devops_policies import (
@@ -159,7 +159,7 @@ def _inventory(loaded: LoadedConfig, spec: DevOpsSpec) -> list[tuple[str, str]]:
             for label in team_policy_names(team).values()
         ]
     out += [("AzureDevOps/permissions", folder_label(spec))]
-    out += [("AzureDevOps/permissions", queue_label(spec, kind)) for kind in QUEUE_DENIED]
+    out += [("AzureDevOps/permissions", queue_label(spec, kind)) for kind in queue_denied(spec)]
     out += [("AzureDevOps/environments", env) for env in spec.environments]
     out += [("AzureDevOps/variablegroups", name) for name, _ in spec.variable_groups]
     out += [("AzureDevOps/serviceconnections", c.name) for c in spec.connections]

@@ -80,13 +80,12 @@ def pipeline_permissions(
 ) -> None:
     """Data scientists change pipelines only through pull requests (folder: no edit, delete or
     permission changes) and cannot queue the pipelines that deploy or provision."""
-    names = dict(spec.pipelines)
-    by_kind = {path.rsplit("/", 1)[-1].removesuffix(".yml"): n for n, path in names.items()}
+    by_kind = pipelines_by_kind(spec)
     wanted: list[tuple[str, bool, str | None, int]] = [
         (folder_label(spec), True, None, DENIED_BITS)
     ]
     wanted += [
-        (queue_label(spec, kind), False, by_kind.get(kind), QUEUE_BUILDS) for kind in QUEUE_DENIED
+        (queue_label(spec, kind), False, by_kind[kind], QUEUE_BUILDS) for kind in queue_denied(spec)
     ]
     deny_pipelines(spec.teams[-1][0], spec.folder, wanted, seen, project, add, same)
 
@@ -123,6 +122,18 @@ def deny_pipelines(
             project.deny_pipelines(found, target, b, f"pipeline permissions: {what}")
 
         add("modify" if denied else "create", "permissions", label, deny)
+
+
+def pipelines_by_kind(spec: DevOpsSpec) -> dict[str, str]:
+    """The project's pipeline names by kind (ci, ct, cd, infra, endpoints: the YAML's stem)."""
+    return {path.rsplit("/", 1)[-1].removesuffix(".yml"): n for n, path in spec.pipelines}
+
+
+def queue_denied(spec: DevOpsSpec) -> list[str]:
+    """The kinds in QUEUE_DENIED this project has a pipeline of (endpoints only with
+    cost.off_hours): a deny on a pipeline that does not exist would land on the folder."""
+    kinds = pipelines_by_kind(spec)
+    return [kind for kind in QUEUE_DENIED if kind in kinds]
 
 
 def folder_label(spec: DevOpsSpec) -> str:

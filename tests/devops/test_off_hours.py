@@ -12,7 +12,13 @@ import pytest
 
 from mlops.backends.azure.clients import AzureClients
 from mlops.config.loader import LoadedConfig, load_config
-from tests.devops.ado_fake import APPROVAL_CHECK, TASK_CHECK, AdoFake
+from tests.devops.ado_fake import (
+    APPROVAL_CHECK,
+    BUILD_NAMESPACE,
+    TASK_CHECK,
+    AdoFake,
+    build_token,
+)
 from tests.devops.conftest import provision_platform, with_purposes
 from tests.infra.arm_fake import FakeArm
 from tests.infra.conftest import copy_config
@@ -77,6 +83,12 @@ def test_the_endpoints_pipeline_and_its_off_hours_connection_are_provisioned(
         False,
         {cd, endpoints},
     )
+    # data scientists cannot put test to sleep (or wake it) by queueing the pipeline by hand
+    from mlops.services.devops_access import QUEUE_BUILDS
+
+    acl = ado.acls[(BUILD_NAMESPACE, build_token(pid, "\\churn", endpoints).lower())]
+    [ace] = acl["acesDictionary"].values()
+    assert ace["deny"] & QUEUE_BUILDS
     # the pool still runs default-branch pipelines only: its branch control stays
     pool_checks = {
         c["resource"]["name"]
