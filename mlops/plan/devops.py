@@ -276,31 +276,24 @@ def devops_spec(config: Config) -> DevOpsSpec:
             checks.append(BranchControl(("queue", queue), branch))
     tenant = str(config.azure.tenant_id) if config.azure.tenant_id else None
     shared_subscription = str(config.azure.subscription_id or "") or None
-    connections = []
-    for index, env in enumerate(envs):
-        identity, where = _identity(config, env, index)
-        spec = config.environments.azure[env]
-        connections.append(
-            Connection(
-                connection(config, env),
-                tenant,
-                str(identity.client_id) if identity else None,
-                str(spec.subscription_id or config.azure.subscription_id or "") or None,
-                where,
-            )
-        )
-    for env in off_hours_envs(config):  # the environment's identity, a connection of its own
+
+    def signed_in_as_env(name: str, env: str) -> Connection:
+        """A connection signing in as environment `env`'s identity, into its subscription."""
         identity, where = _identity(config, env, envs.index(env))
         spec = config.environments.azure[env]
-        connections.append(
-            Connection(
-                off_hours_connection(config, env),
-                tenant,
-                str(identity.client_id) if identity else None,
-                str(spec.subscription_id or config.azure.subscription_id or "") or None,
-                where,
-            )
+        return Connection(
+            name,
+            tenant,
+            str(identity.client_id) if identity else None,
+            str(spec.subscription_id or config.azure.subscription_id or "") or None,
+            where,
         )
+
+    connections = [signed_in_as_env(connection(config, env), env) for env in envs]
+    # the off-hours connections: the environment's identity, a connection of its own
+    connections += [
+        signed_in_as_env(off_hours_connection(config, env), env) for env in off_hours_envs(config)
+    ]
     promotion = config.identities.promotion
     if promotion_connection(config):
         connections.append(
